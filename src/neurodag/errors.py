@@ -1,0 +1,19 @@
+"""Exceptions for problems the user can fix.
+
+Everything a user can fix (a bad file, a bad config value, data that break the
+contract) is raised as :class:`InputError` or a subclass, with a one-line message that
+names the file or key and the problem. The CLI prints that line and exits with code 2;
+any other exception is a bug and keeps its traceback.
+"""
+
+
+class InputError(Exception):
+    """A problem with user input: a file, a value, an option."""
+
+
+class ConfigError(InputError):
+    """A problem with the configuration: names the key path, the value, what was expected."""
+
+
+class ContractError(InputError):
+    """A Dataset that does not follow the signal contract (see :mod:`neurodag.schema`)."""
