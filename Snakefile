@@ -1,0 +1,36 @@
+# neurodag: one DAG from recordings to NWB, xarray stores, models and reports.
+# The rules wire; every step is a `neurodag` command; all logic lives in src/neurodag.
+import os
+import sys
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+configfile: "config/config.yaml"
+
+# Validate once, before any job: the JSON Schema (defaults filled in) plus the checks a
+# schema cannot express (files exist, sessions unique), with one-line errors that name the
+# key and suggest the closest valid one. snakemake.utils.validate would print multi-line
+# jsonschema errors without suggestions, so the library does both.
+from neurodag import config as ndconfig
+from neurodag.errors import ConfigError
+
+try:
+    config.update(ndconfig.check(config, schema=os.path.join(workflow.basedir, "config/schema.yaml")))
+except ConfigError as err:
+    raise SystemExit(f"neurodag: {err}")
+
+# envs/*.yaml install neurodag from this checkout (pip expands ${NEURODAG_ROOT}).
+os.environ.setdefault("NEURODAG_ROOT", workflow.basedir)
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/ingest.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_outputs(),

@@ -1,0 +1,153 @@
+"""Command line: one subcommand per step. It parses; the library computes.
+
+Errors the user can fix (:class:`neurodag.errors.InputError`) print one line to stderr
+and exit with code 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+from . import __version__
+from .errors import InputError
+
+
+def _parse_set(items: list[str] | None) -> dict:
+    """``KEY=VALUE`` pairs; values parsed as YAML scalars (numbers, booleans, lists)."""
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InputError(f"--set {item!r}: expected KEY=VALUE")
+        try:
+            out[key] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            out[key] = value
+    return out
+
+
+def _cmd_ingest(args) -> None:
+    from . import ingest
+
+    outputs = ingest.run(
+        args.inputs, args.out, modality=args.modality, subject=args.subject,
+        session=args.session, config_digest=args.config_digest, **_parse_set(args.set),
+    )
+    for kind, path in outputs.items():
+        print(f"wrote {kind}: {path}")
+
+
+def _cmd_validate(args) -> None:
+    from .ingest import validate_path
+
+    for path in args.paths:
+        print(validate_path(path))
+
+
+def _cmd_synth(args) -> None:
+    from . import synth
+
+    sim = synth.generate(args.modality, seed=args.seed, subject=args.subject,
+                         session=args.session, **_parse_set(args.set))
+    for path in synth.write(sim, args.out):
+        print(f"wrote {path}")
+
+
+def _cmd_report_dataset(args) -> None:
+    from .report import pages
+
+    config = json.loads(args.config_json) if args.config_json else None
+    sessions = {Path(p).parent.name: Path(p) for p in args.stores}
+    pages.dataset_page(args.name, sessions, Path(args.out), description=args.description,
+                       config=config)
+    print(f"wrote {args.out}")
+
+
+def _cmd_report_index(args) -> None:
+    from .report import pages
+
+    datasets = {Path(p).stem: Path(p) for p in args.pages}
+    pages.index_page(datasets, Path(args.out), title=args.title)
+    print(f"wrote {args.out}")
+
+
+def _cmd_check_config(args) -> None:
+    from . import config
+
+    cfg = config.check(config.load_yaml(args.config), schema=args.schema)
+    n = {name: len(config.sessions(cfg, name)) for name in cfg["datasets"]}
+    print(f"{args.config}: ok ({len(n)} datasets, {sum(n.values())} sessions)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="neurodag",
+        description="Neural recordings to NWB, xarray stores, models and reports.",
+    )
+    parser.add_argument("--version", action="version", version=f"neurodag {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("ingest", help="read a recording (and sidecars) into raw.zarr + raw.nwb")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="recording file(s) or folder")
+    p.add_argument("--out", required=True, type=Path, help="session folder to write into")
+    p.add_argument("--modality", choices=["eeg", "meg", "seeg", "ecog", "fmri", "calcium", "spikes"])
+    p.add_argument("--subject")
+    p.add_argument("--session")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="reader option (sfreq, tr, units, line_freq); repeatable")
+    p.add_argument("--config-digest", default="", help=argparse.SUPPRESS)
+    p.set_defaults(func=_cmd_ingest)
+
+    p = sub.add_parser("validate", help="check zarr stores / NWB files against the contract")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("synth", help="write a synthetic recording with its ground truth")
+    p.add_argument("modality", choices=["eeg", "meg", "seeg", "ecog", "fmri", "calcium", "spikes"])
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--subject", default="01")
+    p.add_argument("--session", default="01")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="generator parameter")
+    p.set_defaults(func=_cmd_synth)
+
+    p = sub.add_parser("report", help="HTML report pages")
+    rsub = p.add_subparsers(dest="report_command", required=True, metavar="PAGE")
+    r = rsub.add_parser("dataset", help="one dataset's page from its sessions' raw.zarr")
+    r.add_argument("name")
+    r.add_argument("stores", nargs="+", metavar="RAW_ZARR",
+                   help="results/{dataset}/{session}/raw.zarr (session = parent folder name)")
+    r.add_argument("--out", required=True)
+    r.add_argument("--description", default="")
+    r.add_argument("--config-json", default="", help="the dataset's config entry as JSON")
+    r.set_defaults(func=_cmd_report_dataset)
+    r = rsub.add_parser("index", help="the index page linking every dataset page")
+    r.add_argument("pages", nargs="+", metavar="PAGE_HTML")
+    r.add_argument("--out", required=True)
+    r.add_argument("--title", default="neurodag")
+    r.set_defaults(func=_cmd_report_index)
+
+    p = sub.add_parser("check-config", help="validate a config file")
+    p.add_argument("config", nargs="?", default="config/config.yaml")
+    p.add_argument("--schema", default=None)
+    p.set_defaults(func=_cmd_check_config)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except InputError as e:
+        print(f"neurodag {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,290 @@
+"""Configuration: schema validation with one-line errors, defaults, and session discovery.
+
+The Snakefile calls :func:`check` once, before any rule; the CLI's ``check-config``
+calls it too. Errors name the key path, the bad value and what was expected, and
+suggest the closest valid key for a typo, like MNE-BIDS-Pipeline::
+
+    config: datsets: unknown key; did you mean 'datasets'?
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import glob
+import re
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import yaml
+
+from .errors import ConfigError
+from .provenance import config_digest
+
+#: The schema shipped with the workflow (config/schema.yaml); found relative to the repo.
+DEFAULT_SCHEMA = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
+
+_ENTITY = re.compile(r"(?:^|_)([a-zA-Z]+)-([a-zA-Z0-9]+)")
+_SAFE = re.compile(r"[^A-Za-z0-9_-]+")
+_SUFFIXES = (".nii.gz", ".tsv.gz", ".csv.gz", ".fif.gz")
+
+
+def load_yaml(path: str | Path) -> dict:
+    """Read a YAML config file; one line if it is missing or not YAML."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read ({e.strerror or e})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}:{where} not valid YAML ({getattr(e, 'problem', e)})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    return data
+
+
+def load_schema(path: str | Path | None = None) -> dict:
+    """The config JSON Schema (``config/schema.yaml`` of the workflow by default)."""
+    return load_yaml(Path(path) if path is not None else DEFAULT_SCHEMA)
+
+
+# -- schema validation with defaults -------------------------------------------------
+
+def _fill_defaults(validator_class):
+    """A validator that also writes each property's ``default`` into the instance."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for prop, sub in properties.items():
+                if "default" in sub and prop not in instance:
+                    instance[prop] = copy.deepcopy(sub["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+_Validator = _fill_defaults(jsonschema.Draft202012Validator)
+
+
+def _path(parts) -> str:
+    return ".".join(str(p) for p in parts) or "(top level)"
+
+
+def _suggest(word: str, options) -> str:
+    match = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
+    return f"; did you mean '{match[0]}'?" if match else ""
+
+
+def _describe(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _sub_schema(schema: dict, root: dict) -> dict:
+    while "$ref" in schema:
+        node = root
+        for part in schema["$ref"].lstrip("#/").split("/"):
+            node = node[part]
+        schema = node
+    return schema
+
+
+def _format(error: jsonschema.ValidationError, root: dict) -> str:
+    where = _path(error.absolute_path)
+    schema = _sub_schema(error.schema, root)
+    kind = error.validator
+    if kind == "additionalProperties":
+        allowed = list(schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        key = extra[0] if extra else "?"
+        loc = f"{where}.{key}" if error.absolute_path else key
+        hint = _suggest(key, allowed) or (f"; expected one of {allowed}" if allowed else "")
+        return f"{loc}: unknown key{hint}"
+    if kind == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        return f"{where}: missing required key '{missing}'"
+    if kind == "enum":
+        options = ", ".join(map(str, error.validator_value))
+        return f"{where}: {_describe(error.instance)} is not one of {options}{_suggest(error.instance, error.validator_value)}"
+    if kind == "type":
+        return (f"{where}: expected {error.validator_value}, got {_describe(error.instance)} "
+                f"({type(error.instance).__name__})")
+    if kind == "not" and isinstance(error.instance, str):
+        return f"{where}: '{error.instance}' is reserved for a results folder; choose another name"
+    if kind == "minProperties" and error.instance == {}:
+        return f"{where}: empty; define at least one"
+    if kind == "propertyNames":
+        return f"{where}: invalid name {_describe(error.instance)} (letters, digits, _ and -, " \
+               "starting with a letter; not reports, logs, figures or index)"
+    if kind == "oneOf" and error.absolute_path and error.absolute_path[-1] == "source":
+        return f"{where}: give exactly one of 'synthetic' or 'files'"
+    if kind in ("minimum", "exclusiveMinimum", "maximum", "minItems", "minProperties", "minLength"):
+        return f"{where}: {_describe(error.instance)} is too small ({kind} {error.validator_value})"
+    return f"{where}: {error.message}"
+
+
+def validate_schema(config: Mapping, schema: Mapping | None = None) -> dict:
+    """Validate ``config`` against the JSON Schema and return a copy with defaults filled in."""
+    schema = dict(schema) if schema is not None else load_schema()
+    out = copy.deepcopy(dict(config))
+    validator = _Validator(schema)
+    errors = sorted(validator.iter_errors(out), key=lambda e: (len(e.absolute_path), str(e.path)))
+    if errors:
+        best = jsonschema.exceptions.best_match(errors, key=jsonschema.exceptions.relevance)
+        # Prefer an unknown-key error: a typo there explains the errors that follow from it.
+        for e in errors:
+            if e.validator == "additionalProperties":
+                best = e
+                break
+        raise ConfigError(f"config: {_format(best, schema)}")
+    return out
+
+
+# -- sessions --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Session:
+    """One session of a dataset: its id, the inputs ingest reads, and reader hints."""
+
+    dataset: str
+    id: str
+    subject: str
+    session: str
+    inputs: tuple[str, ...] = ()
+    synthetic: str | None = None
+    seed: int | None = None
+    params: dict = field(default_factory=dict, hash=False, compare=False)
+
+
+def _stem(path: str) -> str:
+    name = Path(path.rstrip("/")).name
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return Path(name).stem if not Path(path).is_dir() else name
+
+
+def session_id(path: str) -> tuple[str, str, str]:
+    """Session id, subject and session from a file name's BIDS entities (else its stem)."""
+    stem = _stem(path)
+    ents = dict((k.lower(), v) for k, v in _ENTITY.findall(stem))
+    subject = ents.get("sub", "01")
+    session = ents.get("ses", "01")
+    if ents:
+        sid = "_".join(f"{k}-{v}" for k, v in _ENTITY.findall(stem))
+    else:
+        sid = _SAFE.sub("-", stem).strip("-") or "session"
+    return sid, subject, session
+
+
+def session_seed(seed: int, dataset: str, index: int) -> int:
+    """A per-session seed derived from the run seed, the dataset name and the session index."""
+    ss = np.random.SeedSequence([int(seed), zlib.crc32(dataset.encode()), int(index)])
+    return int(ss.generate_state(1)[0])
+
+
+def sessions(config: Mapping, dataset: str) -> dict[str, Session]:
+    """Discover the sessions of ``dataset`` (when the DAG is built; no checkpoints)."""
+    entry = config["datasets"][dataset]
+    src = entry["source"]
+    key = f"datasets.{dataset}.source"
+    if "synthetic" in src:
+        return {
+            f"sub-{i + 1:02d}": Session(
+                dataset=dataset, id=f"sub-{i + 1:02d}", subject=f"{i + 1:02d}", session="01",
+                synthetic=src["synthetic"], seed=session_seed(config.get("seed", 0), dataset, i),
+                params=dict(src.get("params", {})),
+            )
+            for i in range(src.get("sessions", 2))
+        }
+    patterns = [src["files"]] if isinstance(src["files"], str) else list(src["files"])
+    out: dict[str, Session] = {}
+    extra = tuple(src.get("extra", []))
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern))
+        if not matches:
+            raise ConfigError(f"config: {key}.files: {pattern!r} matches no file")
+        for path in matches:
+            sid, subject, ses = session_id(path)
+            if sid in out:
+                raise ConfigError(
+                    f"config: {key}.files: {path} and {out[sid].inputs[0]} give the same session id "
+                    f"'{sid}'; name files with distinct BIDS entities (sub-, ses-, run-)"
+                )
+            out[sid] = Session(dataset=dataset, id=sid, subject=subject, session=ses,
+                               inputs=(path, *extra))
+    return out
+
+
+def dataset_digest(config: Mapping, dataset: str) -> str:
+    """Digest of what determines a dataset's outputs: its entry and the run seed."""
+    return config_digest({"seed": config.get("seed", 0), "dataset": config["datasets"][dataset]})
+
+
+# -- semantic checks -------------------------------------------------------------------
+
+def _check_dataset(name: str, entry: Mapping) -> None:
+    key = f"datasets.{name}"
+    src = entry["source"]
+    if "synthetic" in src:
+        expected = {"ecog": ("seeg", "ecog")}.get(entry["modality"], (entry["modality"],))
+        if src["synthetic"] not in expected:
+            raise ConfigError(
+                f"config: {key}.source.synthetic: '{src['synthetic']}' generates "
+                f"{src['synthetic']} data but the dataset's modality is '{entry['modality']}'"
+            )
+        stray = {"files", "extra"} & set(src)
+        if stray:
+            raise ConfigError(f"config: {key}.source.{sorted(stray)[0]}: not used with 'synthetic'")
+    else:
+        for extra in src.get("extra", []):
+            if not Path(extra).exists():
+                raise ConfigError(f"config: {key}.source.extra: {extra!r} does not exist")
+    if entry["modality"] in ("calcium", "spikes") and "files" in src:
+        ingest = entry.get("ingest", {})
+        if "sfreq" not in ingest and any(str(p).endswith(".npy") for p in _as_list(src["files"])):
+            raise ConfigError(f"config: {key}.ingest.sfreq: required for .npy tables (no time column)")
+
+
+def _as_list(value) -> list:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def check(config: Mapping, schema: str | Path | Mapping | None = None) -> dict:
+    """Validate a config and return it with defaults filled in.
+
+    Parameters
+    ----------
+    config : mapping
+        The parsed config (e.g. Snakemake's ``config``).
+    schema : path or mapping, optional
+        The JSON Schema; by default ``config/schema.yaml``.
+
+    Returns
+    -------
+    dict
+        A validated copy with defaults filled in.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the key path, the value and what was expected.
+    """
+    if not isinstance(config, Mapping):
+        raise ConfigError(f"config: expected a mapping, got {type(config).__name__}")
+    if schema is None or isinstance(schema, (str, Path)):
+        schema = load_schema(schema)
+    out = validate_schema(config, schema)
+    for name, entry in out["datasets"].items():
+        _check_dataset(name, entry)
+        sessions(out, name)  # globs must match; session ids must be unique
+    return out

@@ -1,0 +1,84 @@
+"""Ingest: source files -> ``raw.zarr`` (the contract, chunked) and ``raw.nwb`` (the archive).
+
+Both outputs appear only when both are complete and the NWB file passes nwbinspector;
+otherwise neither is left behind.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import io, provenance, store
+from .errors import InputError
+
+
+def run(
+    inputs: Sequence[str | Path],
+    out_dir: str | Path,
+    *,
+    modality: str | None = None,
+    subject: str | None = None,
+    session: str | None = None,
+    config_digest: str = "",
+    **options,
+) -> dict[str, Path]:
+    """Read ``inputs`` and write ``out_dir/raw.zarr`` and ``out_dir/raw.nwb``.
+
+    Parameters
+    ----------
+    inputs : sequence of path-like
+        The recording and its sidecars (files or folders), see :func:`neurodag.io.read`.
+    out_dir : path-like
+        Session folder, e.g. ``results/{dataset}/{session}``.
+    modality, subject, session : str, optional
+        Override what is inferred from the files.
+    config_digest : str
+        Digest of the config that asked for this output (provenance).
+    **options
+        Reader options (``sfreq``, ``tr``, ``units``, ``line_freq``).
+
+    Returns
+    -------
+    dict
+        ``{"zarr": path, "nwb": path}``.
+    """
+    out_dir = Path(out_dir)
+    paths = [Path(p) for p in inputs]
+    ds = io.read(paths, modality=modality, subject=subject, session=session, **options)
+    provenance.stamp(ds, paths, source=ds.attrs.get("source") or str(paths[0]),
+                     config_digest=config_digest)
+    zarr_path, nwb_path = out_dir / "raw.zarr", out_dir / "raw.nwb"
+    try:
+        store.write_signal(ds, zarr_path)
+        # The NWB file is written from the zarr store, so the source is read only once and
+        # both outputs hold the same numbers.
+        store.write_nwb(store.read_signal(zarr_path), nwb_path)
+        problems = store.inspect_nwb(nwb_path)
+        if problems:
+            raise RuntimeError(f"{nwb_path}: nwbinspector: {problems[0]}")
+    except BaseException:
+        shutil.rmtree(zarr_path, ignore_errors=True)
+        nwb_path.unlink(missing_ok=True)
+        raise
+    return {"zarr": zarr_path, "nwb": nwb_path}
+
+
+def validate_path(path: str | Path) -> str:
+    """Check a zarr store or NWB file against the contract; a one-line summary if it passes."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file or store")
+    if path.suffix == ".nwb":
+        ds = store.read_nwb(path)
+        problems = store.inspect_nwb(path)
+        if problems:
+            raise InputError(f"{path}: nwbinspector: {problems[0]}")
+    else:
+        ds = store.read_signal(path, check_values=True)
+    from .schema import validate
+
+    validate(ds, where=str(path))
+    return (f"{path}: ok ({ds.attrs['modality']}, {ds.sizes['channel']} channels, "
+            f"{ds.sizes['time']} samples at {ds.attrs['sfreq']:g} Hz)")

@@ -1,0 +1,65 @@
+"""The command line: version, validation, and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from neurodag import __version__, provenance, store
+
+
+def run(*args: str, cwd=None):
+    exe = Path(sys.executable).parent / "neurodag"
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, cwd=cwd,
+                          env=dict(os.environ))
+
+
+def test_version_is_printed():
+    res = run("--version")
+    assert res.returncode == 0 and res.stdout.strip() == f"neurodag {__version__}"
+
+
+def test_validate_accepts_a_good_store(small_eeg, tmp_path):
+    provenance.stamp(small_eeg, [__file__])
+    store.write_signal(small_eeg, tmp_path / "raw.zarr")
+    res = run("validate", str(tmp_path / "raw.zarr"))
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().endswith("ok (eeg, 3 channels, 1000 samples at 100 Hz)")
+
+
+def test_validate_rejects_a_store_with_nan_in_one_line(small_eeg, tmp_path):
+    bad = small_eeg.assign(signal=small_eeg["signal"].where(small_eeg["channel"] != "Cz"))
+    bad.to_zarr(tmp_path / "bad.zarr", consolidated=False)
+    res = run("validate", str(tmp_path / "bad.zarr"))
+    assert res.returncode == 2
+    assert res.stderr.strip() == (
+        f"neurodag validate: error: {tmp_path / 'bad.zarr'}: signal has NaN or Inf samples "
+        "(channels ['Cz'])")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ingest", "/nonexistent/rec.edf", "--out", "OUT"], "/nonexistent/rec.edf"),
+        (["ingest", "x.edf", "--out", "OUT", "--set", "sfreq"], "--set 'sfreq': expected KEY=VALUE"),
+        (["validate", "/nonexistent/raw.zarr"], "/nonexistent/raw.zarr: no such file or store"),
+        (["check-config", "/nonexistent/config.yaml"], "/nonexistent/config.yaml: cannot read"),
+    ],
+)
+def test_user_errors_are_one_line_with_exit_code_2(tmp_path, args, message):
+    args = [a.replace("OUT", str(tmp_path / "out")) for a in args]
+    res = run(*args)
+    assert res.returncode == 2
+    assert len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert message in res.stderr
+    assert not (tmp_path / "out" / "raw.zarr").exists()
+
+
+def test_check_config_counts_datasets_and_sessions(repo_root):
+    res = run("check-config", str(repo_root / "config" / "config.yaml"))
+    assert res.returncode == 0, res.stderr
+    assert "ok (6 datasets, 13 sessions)" in res.stdout

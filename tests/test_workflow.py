@@ -1,0 +1,109 @@
+"""The Snakemake DAG: a dry run of the default config, a real run of a small one, bad configs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from neurodag import store
+
+pytestmark = pytest.mark.e2e
+
+SMALL = {
+    "seed": 1,
+    "datasets": {
+        "tiny_eeg": {"modality": "eeg", "source": {
+            "synthetic": "eeg", "sessions": 2, "params": {"duration": 10.0}}},
+        "tiny_fmri": {"modality": "fmri", "source": {
+            "synthetic": "fmri", "sessions": 1, "params": {"n_volumes": 40}}},
+        "tiny_worm": {"modality": "calcium", "source": {"synthetic": "calcium", "sessions": 1}},
+    },
+}
+
+
+def snakemake(root: Path, workdir: Path, configfile: Path, *args: str, timeout=900):
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(root / "Snakefile"),
+           "--directory", str(workdir), "--configfile", str(configfile), "--cores", "2", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def write_config(path: Path, cfg: dict) -> Path:
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_default_config_dry_run_plans_every_session(repo_root, tmp_path):
+    res = snakemake(repo_root, tmp_path, repo_root / "config" / "config.yaml", "--dry-run")
+    assert res.returncode == 0, res.stderr[-2000:]
+    cfg = yaml.safe_load((repo_root / "config" / "config.yaml").read_text())
+    n_sessions = sum(d["source"].get("sessions", 2) for d in cfg["datasets"].values())
+    out = res.stdout + res.stderr
+    assert f"ingest                     {n_sessions}" in " ".join(out.split("\n")) or \
+        _job_count(out, "ingest") == n_sessions
+    assert _job_count(out, "report_dataset") == len(cfg["datasets"])
+
+
+def _job_count(text: str, rule: str) -> int:
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == rule and parts[1].isdigit():
+            return int(parts[1])
+    return -1
+
+
+@pytest.mark.parametrize(
+    ("mutate", "line"),
+    [
+        (lambda c: c.__setitem__("datsets", c.pop("datasets")),
+         "neurodag: config: datsets: unknown key; did you mean 'datasets'?"),
+        (lambda c: c["datasets"]["tiny_eeg"]["source"].__setitem__("sessions", "two"),
+         "neurodag: config: datasets.tiny_eeg.source.sessions: expected integer, got 'two' (str)"),
+        (lambda c: c["datasets"]["tiny_eeg"].__setitem__("source", {"files": "/nonexistent/*.edf"}),
+         "neurodag: config: datasets.tiny_eeg.source.files: '/nonexistent/*.edf' matches no file"),
+    ],
+)
+def test_bad_config_stops_before_any_job_with_one_line(repo_root, tmp_path, mutate, line):
+    cfg = yaml.safe_load(yaml.safe_dump(SMALL))
+    mutate(cfg)
+    res = snakemake(repo_root, tmp_path, write_config(tmp_path / "bad.yaml", cfg))
+    assert res.returncode != 0
+    # Snakemake itself may announce the workflow profile first; the error is one line.
+    lines = [x for x in res.stderr.strip().splitlines() if not x.startswith("Using workflow")]
+    assert lines == [line]
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.slow
+def test_small_config_runs_end_to_end_and_then_is_up_to_date(repo_root, tmp_path):
+    configfile = write_config(tmp_path / "small.yaml", SMALL)
+    res = snakemake(repo_root, tmp_path, configfile)
+    assert res.returncode == 0, res.stderr[-4000:]
+    results = tmp_path / "results"
+    sessions = sorted(p.parent for p in results.glob("*/*/raw.nwb"))
+    assert [f"{p.parent.name}/{p.name}" for p in sessions] == [
+        "tiny_eeg/sub-01", "tiny_eeg/sub-02", "tiny_fmri/sub-01", "tiny_worm/sub-01"]
+    for session in sessions:
+        ds = store.read_signal(session / "raw.zarr", check_values=True)
+        assert ds.attrs["modality"] == SMALL["datasets"][session.parent.name]["modality"]
+        assert len(ds.attrs["source_sha256"]) == 64 and len(ds.attrs["config_digest"]) == 64
+        assert store.inspect_nwb(session / "raw.nwb") == []
+        nwb = store.read_nwb(session / "raw.nwb")
+        assert nwb["channel"].values.tolist() == ds["channel"].values.tolist()
+    eeg = store.read_signal(results / "tiny_eeg/sub-01/raw.zarr")
+    assert eeg["time"].values[-1] == pytest.approx(10.0, abs=0.01)
+    for name in ("index", "tiny_eeg", "tiny_fmri", "tiny_worm"):
+        assert (results / "reports" / f"{name}.html").stat().st_size > 500
+    assert not list(results.rglob("*.partial"))
+
+    start = time.time()
+    again = snakemake(repo_root, tmp_path, configfile)
+    assert again.returncode == 0
+    assert "Nothing to be done" in again.stdout + again.stderr
+    assert time.time() - start < 30

@@ -1,0 +1,46 @@
+rule report_dataset:
+    input:
+        lambda wc: session_outputs(wc.dataset, "raw.zarr"),
+    output:
+        html=report(
+            "results/reports/{dataset}.html",
+            caption="../report/dataset.rst",
+            category="Datasets",
+            labels={"dataset": "{dataset}"},
+        ),
+        figures=directory("results/reports/{dataset}"),
+    params:
+        options=report_options,
+    log:
+        "results/logs/report/{dataset}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/report.yaml"
+    shell:
+        "neurodag report dataset {wildcards.dataset} {input:q} --out {output.html} "
+        "{params.options} > {log} 2>&1"
+
+
+rule report_index:
+    input:
+        expand("results/reports/{dataset}.html", dataset=reported_datasets()),
+    output:
+        "results/reports/index.html",
+    params:
+        title=config["report"]["title"],
+    log:
+        "results/logs/report/index.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../../envs/report.yaml"
+    shell:
+        "neurodag report index {input:q} --out {output} --title {params.title:q} > {log} 2>&1"
+
+
+ruleorder: report_index > report_dataset
