@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -102,8 +101,6 @@ def test_small_config_runs_end_to_end_and_then_is_up_to_date(repo_root, tmp_path
         assert (results / "reports" / f"{name}.html").stat().st_size > 500
     assert not list(results.rglob("*.partial"))
 
-    start = time.time()
     again = snakemake(repo_root, tmp_path, configfile)
     assert again.returncode == 0
     assert "Nothing to be done" in again.stdout + again.stderr
-    assert time.time() - start < 30

@@ -36,7 +36,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise
     if not tmp.exists():
         raise RuntimeError(f"{path}: the writer produced nothing at {tmp}")
-    if path.exists() or path.is_symlink():
+    if tmp.is_dir() and (path.exists() or path.is_symlink()):
         # A directory cannot be os.replace()d onto a non-empty one: move the old aside first.
         old = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.old")
         os.replace(path, old)
