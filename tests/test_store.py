@@ -114,3 +114,11 @@ def test_json_is_written_atomically(tmp_path):
         store.write_json({"x": object()}, tmp_path / "bad.json")
     assert not (tmp_path / "bad.json").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["qc.json"]
+
+
+def test_nan_samples_abort_the_write_and_name_the_channel(small_eeg, tmp_path):
+    bad = small_eeg.copy(deep=True)
+    bad["signal"][500, 2] = np.inf
+    with pytest.raises(ContractError, match=r"raw.zarr: signal has NaN or Inf samples \(channels \['O1'\]\)"):
+        store.write_signal(bad.chunk({"time": 100}), tmp_path / "raw.zarr")
+    assert list(tmp_path.iterdir()) == []

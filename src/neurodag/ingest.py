@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import io, provenance, store
-from .errors import InputError
+from .errors import ContractError, InputError
 
 
 def run(
@@ -47,11 +47,17 @@ def run(
     out_dir = Path(out_dir)
     paths = [Path(p) for p in inputs]
     ds = io.read(paths, modality=modality, subject=subject, session=session, **options)
-    provenance.stamp(ds, paths, source=ds.attrs.get("source") or str(paths[0]),
-                     config_digest=config_digest)
+    source = ds.attrs.get("source") or str(paths[0])
+    # Hash every file the reader used (recording parts and sidecars), not just the arguments.
+    used = ds.attrs.pop("source_files", None) or paths
+    provenance.stamp(ds, used, source=source, config_digest=config_digest)
     zarr_path, nwb_path = out_dir / "raw.zarr", out_dir / "raw.nwb"
     try:
-        store.write_signal(ds, zarr_path)
+        try:
+            store.write_signal(ds, zarr_path)
+        except ContractError as e:
+            # Values are checked while streaming to zarr; name the source, not our output.
+            raise ContractError(str(e).replace(str(zarr_path), source, 1)) from None
         # The NWB file is written from the zarr store, so the source is read only once and
         # both outputs hold the same numbers.
         store.write_nwb(store.read_signal(zarr_path), nwb_path)

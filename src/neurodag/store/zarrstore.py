@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dask
+import dask.array as da
 import numpy as np
 import xarray as xr
 
-from ..errors import InputError
+from ..errors import ContractError, InputError
 from ..schema import validate
 from .atomic import atomic_path
 
@@ -32,7 +34,8 @@ def _strings_to_object(ds: xr.Dataset) -> xr.Dataset:
     )
 
 
-def write_dataset(ds: xr.Dataset, path: str | Path, *, chunks: dict | None = None) -> Path:
+def write_dataset(ds: xr.Dataset, path: str | Path, *, chunks: dict | None = None,
+                  verify: tuple | None = None) -> Path:
     """Write any Dataset to zarr atomically (temporary name, then rename).
 
     Parameters
@@ -43,6 +46,9 @@ def write_dataset(ds: xr.Dataset, path: str | Path, *, chunks: dict | None = Non
     chunks : dict, optional
         Dask chunks per dim; by default ``signal``-like variables are chunked along
         ``time`` to about 4 MB and other dims are kept whole.
+    verify : (array, callable), optional
+        An array (dask or numpy) computed in the same pass over the data as the write,
+        and a function called with its value before the rename; it raises to abort.
     """
     path = Path(path)
     ds = _strings_to_object(ds)
@@ -59,7 +65,14 @@ def write_dataset(ds: xr.Dataset, path: str | Path, *, chunks: dict | None = Non
             if var.dtype != object:
                 ds[name] = var.chunk({d: c for d, c in chunks.items() if d in var.dims})
     with atomic_path(path) as tmp:
-        ds.to_zarr(tmp, mode="w", consolidated=False)
+        if verify is None:
+            ds.to_zarr(tmp, mode="w", consolidated=False)
+        else:
+            array, check = verify
+            # One pass over a lazy source: the write and the check share the read tasks.
+            write = ds.to_zarr(tmp, mode="w", consolidated=False, compute=False)
+            _, value = dask.compute(write, array)
+            check(value)
     return path
 
 
@@ -76,11 +89,24 @@ def read_dataset(path: str | Path) -> xr.Dataset:
 
 
 def write_signal(ds: xr.Dataset, path: str | Path) -> Path:
-    """Validate a contract Dataset and write it to ``path`` (zarr), chunked along time."""
-    validate(ds, where=str(path))
+    """Validate a contract Dataset and write it to ``path`` (zarr), chunked along time.
+
+    The structure is checked first; NaN/Inf samples are looked for during the write
+    (one pass over lazily read data), and abort it with a :class:`ContractError`.
+    """
+    validate(ds, where=str(path), check_values=False)
     n_ch = ds.sizes["channel"]
     chunk = time_chunk(n_ch, ds["signal"].dtype.itemsize, ds.sizes["time"])
-    return write_dataset(ds, path, chunks={"time": chunk, "channel": n_ch})
+    sig = ds["signal"].chunk({"time": chunk, "channel": n_ch}).data
+    finite = da.isfinite(sig).all(axis=0)
+
+    def check(ok):
+        if not ok.all():
+            names = ds["channel"].values[~np.asarray(ok)][:5].tolist()
+            raise ContractError(f"{path}: signal has NaN or Inf samples (channels {names})")
+
+    return write_dataset(ds, path, chunks={"time": chunk, "channel": n_ch},
+                         verify=(finite, check))
 
 
 def read_signal(path: str | Path, *, check_values: bool = False) -> xr.Dataset:

@@ -1,0 +1,170 @@
+"""fMRI: a 4-D BOLD NIfTI and a 3-D integer label image -> parcel-mean time series.
+
+Parcel means come from :class:`nilearn.maskers.NiftiLabelsMasker` (strategy "mean").
+When the label image lies on another grid, it is first resampled to the BOLD grid with
+nearest-neighbour interpolation; labels left without a voxel are dropped and listed in
+the attr ``labels_without_voxels``. The masker holds the whole 4-D image in memory (fMRI
+series are small next to electrophysiology); the output is one row per volume.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import xarray as xr
+from scipy import ndimage
+
+from .. import schema
+from ..errors import InputError
+from ._common import check_unique, one_line
+from .sidecars import read_confounds, read_label_table
+
+_TIME_SCALE = {"sec": 1.0, "msec": 1e-3, "usec": 1e-6, "unknown": 1.0}
+_SPACE_SCALE = {"mm": 1e-3, "meter": 1.0, "micron": 1e-6, "unknown": 1e-3}
+
+
+def _load(path: Path):
+    try:
+        return nib.load(path)
+    except Exception as e:  # nibabel raises several types for broken files
+        raise InputError(f"{path}: not a readable NIfTI image ({one_line(e)})") from None
+
+
+def repetition_time(img, path: Path, tr: float | None = None) -> float:
+    """TR in seconds: option ``tr``, else the header's 4th zoom in its xyzt time unit."""
+    if tr is not None:
+        return float(tr)
+    zooms = img.header.get_zooms()
+    value = float(zooms[3]) if len(zooms) > 3 else 0.0
+    try:
+        unit = img.header.get_xyzt_units()[1]
+    except AttributeError:
+        unit = "sec"
+    value *= _TIME_SCALE.get(unit, 1.0)
+    if not np.isfinite(value) or value <= 0:
+        raise InputError(f"{path}: repetition time (TR) missing or zero in the header; pass "
+                         "option tr (seconds)")
+    return value
+
+
+def _label_data(img, path: Path) -> np.ndarray:
+    data = np.asanyarray(img.dataobj)
+    if data.ndim == 4 and data.shape[3] == 1:
+        data = data[..., 0]
+    if data.ndim != 3:
+        raise InputError(f"{path}: label image must be 3-D, got shape {data.shape}")
+    if data.dtype.kind == "f":
+        if not np.isfinite(data).all() or (data != np.round(data)).any():
+            raise InputError(f"{path}: label image holds non-integer values; expected integer "
+                             "labels (0 = background)")
+    return data.astype(np.int64)
+
+
+def centroids(labels: np.ndarray, affine: np.ndarray, ids, space_unit: str = "mm") -> np.ndarray:
+    """World-coordinate centroid of each label, in metres, shape ``(len(ids), 3)``."""
+    com = np.asarray(ndimage.center_of_mass(np.ones(labels.shape), labels, list(ids)))
+    world = nib.affines.apply_affine(affine, com.reshape(-1, 3))
+    return world * _SPACE_SCALE.get(space_unit, 1e-3)
+
+
+def _names(ids, table: Path | None) -> tuple[list[str], list[str] | None]:
+    if table is None:
+        return [f"parcel-{i}" for i in ids], None
+    lut = read_label_table(table)
+    names = [lut.get(int(i), f"parcel-{i}") for i in ids]
+    check_unique(names, table, "label names")
+    return names, [lut.get(int(i), "unknown") for i in ids]
+
+
+def read_nifti(path: Path, side: dict, *, modality: str | None = None, tr: float | None = None,
+               sfreq: float | None = None, **_) -> xr.Dataset:
+    """Parcel-mean BOLD from a 4-D NIfTI and the label image in ``side["labels_img"]``.
+
+    Parameters
+    ----------
+    path : Path
+        The 4-D BOLD image.
+    side : dict
+        Sidecars from :func:`neurodag.io.classify`: ``labels_img`` (required),
+        ``labels_tsv``, ``events`` (read by the caller), ``confounds``.
+    modality : str, optional
+        Must be "fmri" or None.
+    tr : float, optional
+        Repetition time in s; overrides the header.
+    sfreq : float, optional
+        If given, must agree with 1 / TR.
+    """
+    if modality not in (None, "fmri"):
+        raise InputError(f"{path}: a 4-D NIfTI image is fMRI, not {modality!r}")
+    labels_path = side.get("labels_img")
+    if labels_path is None:
+        raise InputError(f"{path}: no label image for this 4-D BOLD series; pass a 3-D integer "
+                         "label image (atlas) with it (coordinate atlases are not supported yet)")
+    img = _load(path)
+    if len(img.shape) != 4:
+        raise InputError(f"{path}: expected a 4-D BOLD series, got shape {img.shape}")
+    t_r = repetition_time(img, path, tr)
+    if sfreq is not None and abs(float(sfreq) * t_r - 1.0) > 1e-6:
+        raise InputError(f"{path}: option sfreq={sfreq} contradicts TR {t_r:g} s")
+    orig = _load(labels_path)
+    lab = _label_data(orig, labels_path)
+    ids = np.unique(lab[lab != 0])
+    if ids.size == 0:
+        raise InputError(f"{labels_path}: label image has no labels (all voxels are 0)")
+    lab_img = nib.Nifti1Image(lab.astype(np.int32), orig.affine)
+    same_grid = lab.shape == img.shape[:3] and np.allclose(lab_img.affine, img.affine, atol=1e-4)
+    if same_grid:
+        on_bold = lab_img
+    else:
+        from nilearn.image import resample_to_img
+
+        ref = nib.Nifti1Image(np.zeros(img.shape[:3], np.int8), img.affine)
+        on_bold = resample_to_img(lab_img, ref, interpolation="nearest", force_resample=True,
+                                  copy_header=True)
+    kept = np.unique(np.asarray(on_bold.dataobj))
+    kept = ids[np.isin(ids, kept)]
+    if kept.size == 0:
+        raise InputError(f"{labels_path}: label image does not overlap the BOLD image {path.name} "
+                         "(no labelled voxel on its grid)")
+
+    from nilearn.maskers import NiftiLabelsMasker
+
+    masker = NiftiLabelsMasker(on_bold, strategy="mean", resampling_target=None, reports=False)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            series = masker.fit_transform(img)
+    except (ValueError, TypeError, MemoryError) as e:
+        raise InputError(f"{path}: cannot extract parcel means ({one_line(e)})") from None
+    col_ids = [int(v) for k, v in masker.region_ids_.items() if k != "background"]
+    order = [col_ids.index(int(i)) for i in kept]
+    series = np.asarray(series)[:, order]
+    bad = ~np.isfinite(series).all(axis=0)
+    if bad.any():
+        raise InputError(f"{path}: NaN or Inf in the BOLD voxels of label(s) "
+                         f"{kept[bad][:5].tolist()}")
+
+    space_unit = orig.header.get_xyzt_units()[0] if hasattr(orig.header, "get_xyzt_units") \
+        else "mm"
+    names, region = _names(kept, side.get("labels_tsv"))
+    ds = schema.build(
+        series, sfreq=1.0 / t_r, channels=names, channel_types="bold", modality="fmri",
+        units="a.u.", region=region,
+        positions=centroids(lab, orig.affine, kept, space_unit),
+        source=str(path),
+    )
+    ds.attrs["tr"] = t_r
+    ds.attrs["labels_img"] = str(labels_path)
+    dropped = [int(i) for i in ids if i not in kept]
+    if dropped:
+        ds.attrs["labels_without_voxels"] = dropped
+    ds = ds.assign_coords(label_index=("channel", kept.astype(np.int64)))
+    if side.get("confounds") is not None:
+        conf, filled = read_confounds(side["confounds"], ds.sizes["time"])
+        ds = schema.set_confounds(ds, conf)
+        # fMRIPrep leaves the first rows of derivatives (framewise_displacement, ...) n/a.
+        ds["confounds"].attrs["filled_leading_nan_with_zero"] = filled
+    return ds
