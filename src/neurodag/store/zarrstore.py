@@ -58,6 +58,8 @@ def write_dataset(ds: xr.Dataset, path: str | Path, *, chunks: dict | None = Non
     ds = ds.copy()
     for var in ds.variables.values():
         var.encoding = {}
+        if var.dtype == object and var.chunks is not None:
+            var.load()  # small string variables: xarray would load them anyway, with a warning
     if chunks:
         # Chunk the data variables only: small string coordinates stay in memory, so
         # xarray need not load object-dtype dask arrays to pick their dtype.
