@@ -6,6 +6,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CORES  ?= 2
+# Rules call the `neurodag` command: the venv's bin comes first on PATH.
+export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: run test test-fast lint dry-run clean venv
 

@@ -9,6 +9,8 @@ rule report_dataset:
             labels={"dataset": "{dataset}"},
         ),
         figures=directory("results/reports/{dataset}"),
+    wildcard_constraints:
+        dataset=r"(?!index(?:\.html)?$)[A-Za-z][A-Za-z0-9_-]*",
     params:
         options=report_options,
     log:
@@ -41,6 +43,3 @@ rule report_index:
         "../../envs/report.yaml"
     shell:
         "neurodag report index {input:q} --out {output} --title {params.title:q} > {log} 2>&1"
-
-
-ruleorder: report_index > report_dataset

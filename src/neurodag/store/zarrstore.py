@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import dask
@@ -84,7 +85,10 @@ def read_dataset(path: str | Path) -> xr.Dataset:
     if not path.exists():
         raise InputError(f"{path}: no such zarr store")
     try:
-        ds = xr.open_zarr(path, consolidated=False)
+        with warnings.catch_warnings():
+            # Snakemake marks directory outputs with a .snakemake_timestamp file.
+            warnings.filterwarnings("ignore", message=".*snakemake_timestamp.*")
+            ds = xr.open_zarr(path, consolidated=False)
     except Exception as e:  # zarr raises many types for broken stores
         raise InputError(f"{path}: not a readable zarr store ({type(e).__name__}: {e})") from None
     return _strings_to_object(ds)
