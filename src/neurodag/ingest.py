@@ -51,15 +51,24 @@ def run(
     # Hash every file the reader used (recording parts and sidecars), not just the arguments.
     used = ds.attrs.pop("source_files", None) or paths
     provenance.stamp(ds, used, source=source, config_digest=config_digest)
+    return write(ds, out_dir)
+
+
+def write(ds, out_dir: str | Path) -> dict[str, Path]:
+    """Write a stamped contract Dataset as ``out_dir/raw.zarr`` and ``out_dir/raw.nwb``.
+
+    The NWB file is written from the zarr store, so a lazy source is read only once and
+    both outputs hold the same numbers; it must pass nwbinspector. Both appear, or
+    neither (a ContractError found while streaming names the source, not our output).
+    """
+    out_dir = Path(out_dir)
+    source = str(ds.attrs.get("source", ""))
     zarr_path, nwb_path = out_dir / "raw.zarr", out_dir / "raw.nwb"
     try:
         try:
             store.write_signal(ds, zarr_path)
         except ContractError as e:
-            # Values are checked while streaming to zarr; name the source, not our output.
-            raise ContractError(str(e).replace(str(zarr_path), source, 1)) from None
-        # The NWB file is written from the zarr store, so the source is read only once and
-        # both outputs hold the same numbers.
+            raise ContractError(str(e).replace(str(zarr_path), source or str(zarr_path), 1)) from None
         store.write_nwb(store.read_signal(zarr_path), nwb_path)
         problems = nwb_problems(nwb_path, ds)
         if problems:
