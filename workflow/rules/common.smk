@@ -10,6 +10,11 @@ wildcard_constraints:
 
 DATASETS = list(config["datasets"])
 SESSIONS = {name: discover_sessions(config, name) for name in DATASETS}
+REFERENCE_CACHE = config["reference_cache"]
+
+
+def modality(dataset):
+    return config["datasets"][dataset]["modality"]
 
 
 def session_of(wc):
@@ -17,21 +22,25 @@ def session_of(wc):
 
 
 def ingest_inputs(wc):
-    """What ingest reads: a synthetic session's generated folder, or the matched files."""
+    """What ingest reads: a generated folder, a reference cache, or the matched files."""
     s = session_of(wc)
     if s.synthetic:
         return [f"results/{wc.dataset}/{wc.session}/synthetic"]
     return list(s.inputs)
 
 
-def ingest_options(wc):
+def ingest_args(wc):
+    """The recording (files, or a reference session) and the reader options."""
     s = session_of(wc)
     entry = config["datasets"][wc.dataset]
-    opts = ["--modality", entry["modality"], "--subject", s.subject, "--session", s.session,
-            "--config-digest", dataset_digest(config, wc.dataset)]
-    for key, value in entry.get("ingest", {}).items():
-        opts += ["--set", f"{key}={json.dumps(value)}"]
-    return shlex.join(opts)
+    if s.reference:
+        args = ["--reference", f"{s.reference}/{s.id}", "--cache", REFERENCE_CACHE]
+    else:
+        args = ingest_inputs(wc) + ["--modality", entry["modality"], "--subject", s.subject,
+                                    "--session", s.session]
+    args += ["--config-digest", dataset_digest(config, wc.dataset),
+             "--nwb-compression", config["nwb"]["compression"]]
+    return shlex.join(args + _set_args(entry.get("ingest", {})))
 
 
 def synth_options(wc):
@@ -52,15 +61,50 @@ def report_options(wc):
                        "--config-json", json.dumps(entry)])
 
 
+def signal_datasets():
+    return [d for d in DATASETS if modality(d) != "connectome"]
+
+
+def connectome_datasets():
+    return [d for d in DATASETS if modality(d) == "connectome"]
+
+
 def reported_datasets():
-    return [d for d in DATASETS if config["datasets"][d].get("report", True)]
+    return [d for d in signal_datasets() if config["datasets"][d].get("report", True)]
 
 
 def all_outputs():
     out = []
-    for d in DATASETS:
+    for d in signal_datasets():
         out += session_outputs(d, "raw.nwb") + session_outputs(d, "raw.zarr")
+        out += session_outputs(d, "clean.zarr") + session_outputs(d, "qc.json")
+    for d in connectome_datasets():
+        out += session_outputs(d, "connectome.zarr")
     out += [f"results/reports/{d}.html" for d in reported_datasets()]
     if reported_datasets():
         out.append("results/reports/index.html")
     return out
+
+
+def _set_args(options, prefix=""):
+    """Nested options as repeated --set KEY=VALUE (dotted keys, JSON values)."""
+    args = []
+    for key, value in options.items():
+        if isinstance(value, dict):
+            args += _set_args(value, f"{prefix}{key}.")
+        else:
+            args += ["--set", f"{prefix}{key}={json.dumps(value)}"]
+    return args
+
+
+def preprocess_args(wc):
+    entry = config["datasets"][wc.dataset]
+    return shlex.join(["--config-digest", dataset_digest(config, wc.dataset),
+                       *_set_args(entry["preprocess"])])
+
+
+def report_inputs(wc):
+    """Each session's raw and clean stores and QC, so pages rebuild after preprocessing."""
+    return {"raw": session_outputs(wc.dataset, "raw.zarr"),
+            "clean": session_outputs(wc.dataset, "clean.zarr"),
+            "qc": session_outputs(wc.dataset, "qc.json")}

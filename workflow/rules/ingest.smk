@@ -1,3 +1,18 @@
+rule fetch_reference:
+    output:
+        directory(f"{REFERENCE_CACHE}/{{reference}}"),
+    log:
+        "results/logs/fetch_reference/{reference}.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=20,
+    conda:
+        "../../envs/ingest.yaml"
+    shell:
+        "neurodag fetch-reference {wildcards.reference} --cache {REFERENCE_CACHE:q} > {log} 2>&1"
+
+
 rule synthesize:
     output:
         directory("results/{dataset}/{session}/synthetic"),
@@ -22,7 +37,7 @@ rule ingest:
         nwb="results/{dataset}/{session}/raw.nwb",
         zarr=directory("results/{dataset}/{session}/raw.zarr"),
     params:
-        options=ingest_options,
+        args=ingest_args,
     log:
         "results/logs/ingest/{dataset}/{session}.log",
     threads: 1
@@ -32,5 +47,25 @@ rule ingest:
     conda:
         "../../envs/ingest.yaml"
     shell:
-        "neurodag ingest {input:q} --out results/{wildcards.dataset}/{wildcards.session} "
-        "{params.options} > {log} 2>&1"
+        "neurodag ingest {params.args} --out results/{wildcards.dataset}/{wildcards.session} "
+        "> {log} 2>&1"
+
+
+rule ingest_connectome:
+    input:
+        ingest_inputs,
+    output:
+        directory("results/{dataset}/{session}/connectome.zarr"),
+    params:
+        args=ingest_args,
+    log:
+        "results/logs/ingest/{dataset}/{session}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/ingest.yaml"
+    shell:
+        "neurodag ingest {params.args} --out results/{wildcards.dataset}/{wildcards.session} "
+        "> {log} 2>&1"

@@ -1,6 +1,6 @@
 rule report_dataset:
     input:
-        lambda wc: session_outputs(wc.dataset, "raw.zarr"),
+        unpack(report_inputs),
     output:
         html=report(
             "results/reports/{dataset}.html",
@@ -22,7 +22,7 @@ rule report_dataset:
     conda:
         "../../envs/report.yaml"
     shell:
-        "neurodag report dataset {wildcards.dataset} {input:q} --out {output.html} "
+        "neurodag report dataset {wildcards.dataset} {input.raw:q} --out {output.html} "
         "{params.options} > {log} 2>&1"
 
 

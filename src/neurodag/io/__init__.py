@@ -9,11 +9,20 @@
 sidecars), dispatches on the recording's type and returns a contract Dataset:
 
 - electrophysiology through MNE (:mod:`.mne_raw`), lazily, with BIDS electrodes,
-  coordsystem and channels sidecars;
-- a 4-D NIfTI with a label image -> parcel means (:mod:`.nifti`);
-- CSV/TSV/NPY tables of calcium traces or spike counts (:mod:`.tables`);
+  coordsystem and channels sidecars; inside a BIDS tree through ``mne_bids.read_raw_bids``
+  (:mod:`.bids`, which also discovers a BIDS dataset's sessions);
+- a 4-D NIfTI with a label image -> parcel means (:mod:`.nifti`), with option
+  ``parcellation`` -> sphere means around bundled coordinates, with option ``voxels`` ->
+  voxel series inside a brain mask (:mod:`.fmri_coords`);
+- FreeSurfer MGZ and GIFTI surface series, one or both hemispheres (:mod:`.surface`);
+- CSV/TSV/NPY tables of calcium traces, spike counts or fMRI ROI series (:mod:`.tables`);
+- suite2p plane folders and CaImAn HDF5 results (:mod:`.calcium`);
 - ``.nwb`` through :func:`neurodag.store.nwb.read_nwb`, ``.zarr`` contract stores through
   :func:`neurodag.store.read_signal`.
+
+Before MNE parses a file, :mod:`.sniff` checks its bytes against its extension and, for
+EDF/BDF, its header against itself and the file size, so that a renamed, truncated or
+lying file is one clear line rather than a deep traceback or a silently shortened read.
 
 A BIDS ``*events.tsv`` found with the recording replaces the events read from the file
 itself (BIDS makes it the event record); its onsets share the clock of the ``time``
@@ -31,19 +40,39 @@ import xarray as xr
 from .. import schema
 from ..errors import ConfigError, InputError
 from ._common import check_file, full_suffix, subject_session
-from .discover import MNE_EXTENSIONS, NIFTI_EXTENSIONS, SIDECAR_ROLES, classify
+from .discover import (
+    HDF5_EXTENSIONS,
+    MNE_EXTENSIONS,
+    NIFTI_EXTENSIONS,
+    SIDECAR_ROLES,
+    SURFACE_EXTENSIONS,
+    classify,
+    is_suite2p_dir,
+)
 from .sidecars import read_events
 
 __all__ = ["read", "classify", "infer_modality", "OPTIONS"]
 
 #: Reader options accepted from config/CLI, with what each means.
 OPTIONS = {
-    "sfreq": "sampling rate in Hz, for tables without a time column (checked against files)",
-    "tr": "repetition time in s, overrides the NIfTI header",
-    "units": "units of calcium traces (default a.u.)",
+    "sfreq": "sampling rate in Hz, for tables without a time column and CaImAn files without "
+             "params/data/fr (checked against the file's rate when it has one)",
+    "tr": "repetition time in s: overrides the NIfTI/MGZ/GIFTI header; gives fMRI ROI "
+          "tables their rate (sfreq = 1 / tr)",
+    "units": "units of calcium traces (default a.u.; CaImAn F_dff is dF/F)",
     "line_freq": "power-line frequency in Hz, stored as attr line_freq",
-    "radius": "sphere radius in mm for coordinate parcellation (not used yet)",
+    "parcellation": "power, dosenbach or seitzman: a 4-D NIfTI without a label image is "
+                    "reduced to sphere means around nilearn's bundled MNI coordinates "
+                    "(Power 2011: 264, Dosenbach 2010: 160, Seitzman 2018: 300 ROIs)",
+    "radius": "sphere radius in mm for option parcellation (default 5)",
+    "voxels": "true: a 4-D NIfTI becomes one channel per voxel inside a brain mask (a 3-D "
+              "NIfTI named *mask* given with it, else nilearn's compute_epi_mask)",
+    "include_non_cells": "true: keep suite2p ROIs that iscell.npy does not classify as cells "
+                         "and CaImAn components outside estimates/idx_components "
+                         "(default false: cells/accepted components only)",
 }
+PARCELLATIONS = ("power", "dosenbach", "seitzman")
+_BOOL_OPTIONS = ("voxels", "include_non_cells")
 
 
 def _kind(path: Path) -> str:
@@ -53,8 +82,14 @@ def _kind(path: Path) -> str:
         return "zarr"
     if suffix == ".nwb":
         return "nwb"
+    if is_suite2p_dir(path):
+        return "suite2p"
     if suffix in NIFTI_EXTENSIONS:
         return "nifti"
+    if suffix in SURFACE_EXTENSIONS:
+        return "surface"
+    if suffix in HDF5_EXTENSIONS:
+        return "caiman"
     if suffix in (".csv", ".tsv", ".npy"):
         return "table"
     if suffix in MNE_EXTENSIONS:
@@ -72,6 +107,13 @@ def _check_options(options: dict) -> dict:
         if key == "units":
             if not isinstance(value, str) or not value:
                 raise ConfigError(f"reader option 'units': expected a string, got {value!r}")
+        elif key == "parcellation":
+            if value not in PARCELLATIONS:
+                raise ConfigError(f"reader option 'parcellation': {value!r} is not one of "
+                                  f"{list(PARCELLATIONS)}")
+        elif key in _BOOL_OPTIONS:
+            if not isinstance(value, bool):
+                raise ConfigError(f"reader option {key!r}: expected true or false, got {value!r}")
         elif (isinstance(value, bool) or not isinstance(value, numbers.Real)
               or not value > 0 or value == float("inf")):
             raise ConfigError(f"reader option {key!r}: expected a positive number, got {value!r}")
@@ -96,6 +138,22 @@ def _read_store(path: Path, kind: str, modality: str | None) -> xr.Dataset:
     if ds.attrs.get("source") and ds.attrs["source"] != str(path):
         ds.attrs["original_source"] = ds.attrs["source"]
     return ds
+
+
+def _reader(kind: str):
+    if kind == "mne":
+        from .mne_raw import read_mne as reader
+    elif kind == "nifti":
+        from .nifti import read_nifti as reader
+    elif kind == "surface":
+        from .surface import read_surface as reader
+    elif kind == "suite2p":
+        from .calcium import read_suite2p as reader
+    elif kind == "caiman":
+        from .calcium import read_caiman as reader
+    else:
+        from .tables import read_table as reader
+    return reader
 
 
 def _unique_files(files) -> list[str]:
@@ -127,7 +185,8 @@ def read(paths, *, modality: str | None = None, subject: str | None = None,
         Default: BIDS ``sub-``/``ses-`` entities in the file name or folders, else "01"
         (for NWB/zarr stores: what the store holds).
     **options
-        See :data:`OPTIONS`: ``sfreq``, ``tr``, ``units``, ``line_freq``, ``radius``.
+        See :data:`OPTIONS`: ``sfreq``, ``tr``, ``units``, ``line_freq``, ``parcellation``,
+        ``radius``, ``voxels``, ``include_non_cells``. An unknown option is a ConfigError.
 
     Returns
     -------
@@ -153,19 +212,18 @@ def read(paths, *, modality: str | None = None, subject: str | None = None,
         ses = session if session is not None else ds.attrs.get("session")
         sub, ses = subject_session(rec, sub, ses)
     else:
-        if kind == "mne":
-            from .mne_raw import read_mne as reader
-        elif kind == "nifti":
-            from .nifti import read_nifti as reader
-        else:
-            from .tables import read_table as reader
-        ds = reader(rec, side, modality=modality, **opts)
+        if kind == "nifti" and not opts.get("voxels"):
+            side["mask"] = None  # a mask lying next to the BOLD is used by option voxels only
+        ds = _reader(kind)(rec, side, modality=modality, **opts)
         sub, ses = subject_session(rec, subject, session)
     if side["events"] is not None:
         ds = schema.set_events(ds, read_events(side["events"]))
     used = [str(p) for r, p in side.items() if r in SIDECAR_ROLES and p is not None]
+    # A suite2p folder also holds the registered movie (data.bin, often GBs) that is not
+    # read: list the files read, not the folder, so that provenance hashes only those.
+    primary = [] if kind == "suite2p" else [str(rec)]
     ds.attrs.update(subject=sub, session=ses, source=str(rec), source_files=_unique_files(
-        [str(rec), *ds.attrs.get("source_files", []), *used]))
+        [*primary, *ds.attrs.get("source_files", []), *used]))
     if "line_freq" in opts:
         ds.attrs["line_freq"] = float(opts["line_freq"])
     return schema.validate(ds, where=str(rec), check_values=False)
@@ -175,11 +233,14 @@ def infer_modality(path) -> str | None:
     """The modality of a recording from the file alone, None when it cannot say.
 
     MNE files: from channel types (None for a BIDS ``*_ieeg`` file whose format stores no
-    types); 4-D NIfTI: "fmri"; NWB and zarr stores: what they hold; tables: None.
+    types and that has no ``channels.tsv``); 4-D NIfTI and surface series: "fmri"; suite2p
+    folders and CaImAn files: "calcium"; NWB and zarr stores: what they hold; tables: None.
     """
     path = Path(path)
     check_file(path)
     kind = _kind(path)
+    if kind in ("surface", "suite2p", "caiman"):
+        return "fmri" if kind == "surface" else "calcium"
     if kind == "nifti":
         from .nifti import _load
 

@@ -7,7 +7,15 @@ Rules, in order:
   (``*.zarr``, EGI ``*.mff``, CTF ``*.ds``) are kept whole.
 - Sidecars are recognised by name: ``*electrodes.tsv``, ``*coordsystem.json``,
   ``*events.tsv``, ``*channels.tsv``, ``*confounds*.tsv``, ``*names.txt``/``*names.csv``.
-- A NIfTI image with more than one volume is a recording; a 3-D image is a label image.
+- A NIfTI image with more than one volume is a recording; a 3-D image is a brain mask
+  when its name says ``mask``, else a label image.
+- FreeSurfer ``.mgz``/``.mgh`` and GIFTI ``.gii`` surface series, CaImAn ``.hdf5``/``.h5``
+  results and suite2p plane folders (holding ``F.npy`` and ``ops.npy``) are recordings.
+  Two surface files that differ only in their hemisphere (``lh``/``rh`` or
+  ``hemi-L``/``hemi-R``) are one recording: the left one, with the right one as the
+  ``other_hemisphere`` sidecar.
+- Continuation parts of split FIF files (``-1.fif``, ``_split-02``) are read with the
+  first part and never count as recordings of their own when the first part is given.
 - With a NIfTI recording, remaining tables (``.tsv``, ``.csv``, ``.txt``, ``.lut``) are
   label tables; otherwise ``.csv``/``.tsv``/``.npy`` are recordings (calcium, spikes).
 - BrainVision ``.eeg``/``.vmrk``, EEGLAB ``.fdt``, Nicolet ``.head`` and other companion
@@ -37,6 +45,8 @@ MNE_EXTENSIONS = frozenset({
     ".mefd", ".raw", ".eeg", ".bin", ".ns3", ".mat",
 })
 NIFTI_EXTENSIONS = frozenset({".nii", ".nii.gz"})
+SURFACE_EXTENSIONS = frozenset({".mgz", ".mgh", ".gii"})
+HDF5_EXTENSIONS = frozenset({".hdf5", ".h5"})
 TABLE_EXTENSIONS = frozenset({".csv", ".tsv", ".npy"})
 LUT_EXTENSIONS = frozenset({".txt", ".lut"})
 #: Files read together with a header file, or that carry nothing a reader uses.
@@ -48,8 +58,12 @@ RECORDING_DIRS = frozenset({".zarr", ".mff", ".ds"})
 
 SIDECAR_ROLES = (
     "electrodes", "coordsystem", "events", "channels", "labels_img", "labels_tsv",
-    "confounds", "names",
+    "confounds", "names", "mask", "other_hemisphere",
 )
+#: Roles filled only from the inputs, never from the recording's neighbours.
+_EXPLICIT_ONLY = frozenset({"other_hemisphere"})
+_MASK_WORDS = re.compile(r"(?i)mask")
+_HEMI = re.compile(r"(?:(?<=^)|(?<=[._-]))(lh|rh)(?=[._-])|(?<=hemi-)([LR])(?=[._])")
 #: Entities that describe a sidecar's own space or variant, not which recording it belongs to.
 _LOOSE_ENTITIES = frozenset({"space", "desc", "atlas", "seg", "res", "den", "label"})
 _LABEL_WORDS = re.compile(r"(?i)dseg|atlas|label|parc")
@@ -57,15 +71,43 @@ _LABEL_WORDS = re.compile(r"(?i)dseg|atlas|label|parc")
 _FIF_PART = re.compile(r"(?i)(-[1-9]\d*\.fif(\.gz)?$)|(_split-0*[2-9]\d*_|_split-0*1\d+_)")
 
 
+def hemisphere(path: Path) -> str | None:
+    """"lh" or "rh" from a surface file's name (``lh.``, ``.rh.``, ``hemi-L``), else None."""
+    found = {m.group(1) or {"L": "lh", "R": "rh"}[m.group(2)] for m in _HEMI.finditer(path.name)}
+    return found.pop() if len(found) == 1 else None
+
+
+def hemisphere_pair(paths: list[Path]) -> tuple[Path, Path] | None:
+    """(left, right) when two surface files differ only in their hemisphere, else None."""
+    if len(paths) != 2 or any(full_suffix(p) not in SURFACE_EXTENSIONS for p in paths):
+        return None
+    hemis = [hemisphere(p) for p in paths]
+    if sorted(h for h in hemis if h) != ["lh", "rh"]:
+        return None
+    left, right = paths if hemis[0] == "lh" else paths[::-1]
+
+    def neutral(p: Path) -> str:
+        return _HEMI.sub("*", p.name)
+
+    if neutral(left) != neutral(right) or left.parent.resolve() != right.parent.resolve():
+        return None
+    return left, right
+
+
 def _ignored(path: Path) -> bool:
     name = path.name
     return name.startswith(".") or name == "truth.nc" or name.endswith(".partial")
 
 
+def is_suite2p_dir(path: Path) -> bool:
+    """A suite2p plane folder: ``F.npy`` and ``ops.npy`` side by side."""
+    return path.is_dir() and (path / "F.npy").is_file() and (path / "ops.npy").is_file()
+
+
 def _is_recording_dir(path: Path) -> bool:
     return path.suffix.lower() in RECORDING_DIRS or (path / "zarr.json").exists() or (
         path / ".zgroup"
-    ).exists()
+    ).exists() or is_suite2p_dir(path)
 
 
 def _expand(paths) -> tuple[list[tuple[Path, bool]], bool]:
@@ -141,8 +183,12 @@ def _sort(files: list[tuple[Path, bool]], strict: bool) -> dict[str, list[Path]]
             found["recording"].append(path)
         elif suffix in NIFTI_EXTENSIONS:
             n = _nifti_volumes(path, strict)
-            if n is not None:
-                found["recording" if n > 1 else "labels_img"].append(path)
+            if n is not None and n > 1:
+                found["recording"].append(path)
+            elif n is not None:
+                found["mask" if _MASK_WORDS.search(path.name) else "labels_img"].append(path)
+        elif suffix in SURFACE_EXTENSIONS or suffix in HDF5_EXTENSIONS:
+            found["recording"].append(path)
         elif suffix == ".eeg" and _has_vhdr(path):
             continue  # BrainVision binary, read through its .vhdr
         elif suffix in (".fif", ".fif.gz") and not explicit and _FIF_PART.search(path.name):
@@ -199,7 +245,7 @@ def _neighbours(recording: Path, out: dict) -> None:
     found = _sort(files, strict=False)
     single = len(found["recording"]) <= 1
     for role in SIDECAR_ROLES:
-        if out[role] is not None:
+        if out[role] is not None or role in _EXPLICIT_ONLY:
             continue
         candidates = found[role]
         if role == "labels_img":  # not masks or reference images lying next to the BOLD
@@ -227,7 +273,9 @@ def classify(paths) -> dict:
     -------
     dict
         ``recording`` (Path) and, each a Path or None, ``electrodes``, ``coordsystem``,
-        ``events``, ``channels``, ``labels_img``, ``labels_tsv``, ``confounds``, ``names``.
+        ``events``, ``channels``, ``labels_img``, ``labels_tsv``, ``confounds``, ``names``,
+        ``mask`` (a brain mask for option ``voxels``), ``other_hemisphere`` (the right
+        hemisphere of a surface pair; only from the inputs, never looked up).
         Every file that the reader will use is listed, so callers can hash them all.
 
     Raises
@@ -239,6 +287,11 @@ def classify(paths) -> dict:
     files, expanded = _expand(paths)
     found = _sort(files, strict=True)
     recs = found["recording"]
+    if len(recs) > 1:  # split FIF parts named next to their first part
+        recs = [r for r in recs if not _FIF_PART.search(r.name)] or recs
+    other = None
+    if len(recs) == 2 and (pair := hemisphere_pair(recs)) is not None:
+        recs, other = [pair[0]], pair[1]
     if not recs:
         where = ", ".join(str(p) for p, _ in files[:4]) or ", ".join(str(p) for p in paths)
         raise InputError(f"{where}: no recording found (expected EEG/MEG/iEEG, 4-D NIfTI, table, "
@@ -247,6 +300,7 @@ def classify(paths) -> dict:
         raise InputError(f"{recs[0]}, {recs[1]}: two candidate recordings; pass one recording "
                          "(with its sidecars) per call")
     out: dict = {"recording": recs[0]}
+    found["other_hemisphere"] = [other] if other is not None else []
     for role in SIDECAR_ROLES:
         if role == "labels_tsv":
             out[role] = _pick_label_table(found[role], _one(found["labels_img"], "label images"))

@@ -27,6 +27,7 @@ from ..errors import InputError
 from ..store.zarrstore import time_chunk
 from ._common import check_unique, full_suffix, one_line
 from .sidecars import read_channel_types, read_electrodes
+from .sniff import check_recording
 
 #: MNE channel types kept as they are; every other MNE type becomes "misc".
 MNE_TYPES = ("eeg", "mag", "grad", "seeg", "ecog", "eog", "ecg", "emg", "stim", "misc")
@@ -60,20 +61,55 @@ def _opener(path: Path, modality: str | None):
 
 
 def open_raw(path: Path, modality: str | None = None):
-    """Open a recording with MNE without loading samples; one-line errors naming ``path``."""
-    opener = _opener(path, modality)
+    """Open a recording without loading samples; one-line errors naming ``path``.
+
+    Inside a BIDS tree (:func:`neurodag.io.bids.find_root`) the recording is opened with
+    ``mne_bids.read_raw_bids``; elsewhere with ``mne.io.read_raw`` (or the matching reader).
+    Returns the Raw and the picklable callable that opened it.
+    """
+    from . import bids
+
+    check_recording(path)
+    root = bids.find_root(path)
+    opener = bids.opener(path, root) if root is not None else _opener(path, modality)
+    who = "mne-bids" if root is not None else "MNE"
+    failure = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             with contextlib.redirect_stdout(io.StringIO()):  # some readers print progress
                 raw = opener()
+        except InputError:
+            raise
         except Exception as e:  # MNE readers raise many types for unreadable files
-            raise InputError(f"{path}: MNE cannot read this file ({one_line(e)})") from None
+            failure = e
+    # Duplicates first: MNE renames them with a warning, and may then fail on the new names.
     for w in caught:
         if "not unique" in str(w.message):
             raise InputError(f"{path}: duplicate channel names ({one_line(w.message, 160)})")
+    if failure is not None:
+        raise InputError(f"{path}: {who} cannot read this file ({one_line(failure)})")
     check_unique(raw.ch_names, path)
+    _check_fif_size(raw, path)
     return raw, opener
+
+
+def _check_fif_size(raw, path: Path) -> None:
+    """A FIF whose data buffers point past the end of the file is truncated."""
+    for extra in getattr(raw, "_raw_extras", None) or []:
+        if not isinstance(extra, dict) or "ent" not in extra or "filename" not in extra:
+            continue
+        try:
+            size = os.stat(extra["filename"]).st_size
+        except (OSError, TypeError):
+            continue
+        ends = [int(ent.pos) + 16 + int(ent.size) for ent in extra["ent"]
+                if ent is not None and getattr(ent, "pos", None) is not None]
+        if ends and max(ends) > size:
+            have = sum(end <= size for end in ends)
+            raise InputError(f"{path}: truncated FIF file: its data need {max(ends)} bytes but "
+                             f"the file {Path(extra['filename']).name} has {size} "
+                             f"({have} of {len(ends)} data buffers complete)")
 
 
 class RawBlocks:
@@ -123,8 +159,8 @@ class RawBlocks:
         try:
             block = self.raw.get_data(start=start, stop=stop)
         except Exception as e:  # a truncated or corrupt file shows only when read
-            raise InputError(f"{self.path}: cannot read samples {start}-{stop} "
-                             f"({one_line(e)})") from None
+            raise InputError(f"{self.path}: cannot read samples {start}-{stop}; the file is "
+                             f"truncated or corrupt ({one_line(e)})") from None
         return np.ascontiguousarray(block.T[take][:, c], dtype=self.dtype)
 
 
@@ -226,7 +262,10 @@ def read_mne(path: Path, side: dict, *, modality: str | None = None, sfreq: floa
     sfreq : float, optional
         If given, must agree with the file's sampling rate.
     """
+    from .bids import find_root
+
     raw, opener = open_raw(path, modality)
+    in_bids = find_root(path) is not None
     file_sfreq = float(raw.info["sfreq"])
     if sfreq is not None and abs(float(sfreq) - file_sfreq) > 1e-6 * file_sfreq:
         raise InputError(f"{path}: option sfreq={sfreq} contradicts the file's {file_sfreq:g} Hz")
@@ -246,8 +285,11 @@ def read_mne(path: Path, side: dict, *, modality: str | None = None, sfreq: floa
     positions = _positions(raw, types)
     region = None
     if side.get("electrodes") is not None:
+        # In a BIDS tree mne-bids has placed the electrodes already (in the frame that
+        # coordsystem.json names); the table then only adds regions.
         positions, region = _apply_electrodes(names, positions, side["electrodes"],
-                                              side.get("coordsystem"))
+                                              side.get("coordsystem"),
+                                              use_positions=not in_bids)
     ds = schema.build(
         lazy_data(path, raw, opener), sfreq=file_sfreq, channels=names, channel_types=types,
         modality=modality, units=units, positions=positions, region=region,
@@ -256,11 +298,19 @@ def read_mne(path: Path, side: dict, *, modality: str | None = None, sfreq: floa
     ds = ds.assign_coords(mne_type=("channel", np.asarray(mne_types, dtype=object)))
     if raw.info.get("line_freq"):
         ds.attrs["line_freq"] = float(raw.info["line_freq"])
+    if raw.info["bads"]:
+        ds.attrs["bad_channels"] = [str(b) for b in raw.info["bads"]]
     ds.attrs["source_files"] = _companions(path, raw)
+    if in_bids:
+        from .bids import recording_files
+
+        ds.attrs["reader"] = "mne_bids.read_raw_bids"
+        ds.attrs["source_files"] += recording_files(path)
     return ds
 
 
-def _apply_electrodes(names, positions, electrodes: Path, coordsystem: Path | None):
+def _apply_electrodes(names, positions, electrodes: Path, coordsystem: Path | None,
+                      use_positions: bool = True):
     table = read_electrodes(electrodes, coordsystem)
     match = _match(names, table.index)
     if not match:
@@ -271,7 +321,7 @@ def _apply_electrodes(names, positions, electrodes: Path, coordsystem: Path | No
     if "region" in table:
         region = [str(table.at[match[n], "region"]) if n in match else "unknown" for n in names]
     for i, n in enumerate(names):
-        if n in match:
+        if n in match and use_positions:
             xyz = table.loc[match[n], ["x", "y", "z"]].to_numpy(np.float64)
             if np.isfinite(xyz).all():
                 positions[i] = xyz

@@ -1,15 +1,20 @@
-"""fMRI: a 4-D BOLD NIfTI and a 3-D integer label image -> parcel-mean time series.
+"""fMRI: a 4-D BOLD NIfTI -> parcel means (label image), sphere means or voxel series.
 
-Parcel means come from :class:`nilearn.maskers.NiftiLabelsMasker` (strategy "mean").
+With a 3-D integer label image, parcel means come from :class:`nilearn.maskers.NiftiLabelsMasker` (strategy "mean").
 When the label image lies on another grid, it is first resampled to the BOLD grid with
 nearest-neighbour interpolation; labels left without a voxel are dropped and listed in
 the attr ``labels_without_voxels``. The masker holds the whole 4-D image in memory (fMRI
 series are small next to electrophysiology); the output is one row per volume.
+
+Without one, option ``parcellation`` (sphere means around bundled coordinates) or
+``voxels`` (every voxel in a brain mask) chooses the channels: see
+:mod:`neurodag.io.fmri_coords`.
 """
 
 from __future__ import annotations
 
 import warnings
+import zlib
 from pathlib import Path
 
 import nibabel as nib
@@ -18,7 +23,7 @@ import xarray as xr
 from scipy import ndimage
 
 from .. import schema
-from ..errors import InputError
+from ..errors import ConfigError, InputError
 from ._common import check_unique, one_line
 from .sidecars import read_confounds, read_label_table
 
@@ -79,36 +84,112 @@ def _names(ids, table: Path | None) -> tuple[list[str], list[str] | None]:
     return names, [lut.get(int(i), "unknown") for i in ids]
 
 
+def load_bold(path: Path):
+    """A 4-D image with its samples in memory; a truncated or corrupt file is one line."""
+    img = _load(path)
+    if len(img.shape) != 4:
+        raise InputError(f"{path}: expected a 4-D BOLD series, got shape {img.shape}")
+    try:
+        data = np.asanyarray(img.dataobj)
+    except (OSError, EOFError, ValueError, zlib.error) as e:
+        raise InputError(f"{path}: truncated or corrupt image data ({one_line(e)})") from None
+    return nib.Nifti1Image(data, img.affine, img.header)
+
+
 def read_nifti(path: Path, side: dict, *, modality: str | None = None, tr: float | None = None,
-               sfreq: float | None = None, **_) -> xr.Dataset:
-    """Parcel-mean BOLD from a 4-D NIfTI and the label image in ``side["labels_img"]``.
+               sfreq: float | None = None, parcellation: str | None = None,
+               radius: float | None = None, voxels: bool = False, **_) -> xr.Dataset:
+    """BOLD series from a 4-D NIfTI: parcel means, sphere means or voxels.
 
     Parameters
     ----------
     path : Path
         The 4-D BOLD image.
     side : dict
-        Sidecars from :func:`neurodag.io.classify`: ``labels_img`` (required),
-        ``labels_tsv``, ``events`` (read by the caller), ``confounds``.
+        Sidecars from :func:`neurodag.io.classify`: ``labels_img`` (a 3-D integer label
+        image: parcel means), ``labels_tsv``, ``mask`` (for ``voxels``), ``events`` (read
+        by the caller), ``confounds``.
     modality : str, optional
         Must be "fmri" or None.
     tr : float, optional
         Repetition time in s; overrides the header.
     sfreq : float, optional
         If given, must agree with 1 / TR.
+    parcellation : {"power", "dosenbach", "seitzman"}, optional
+        Without a label image: sphere means around bundled MNI coordinates
+        (:mod:`neurodag.io.fmri_coords`).
+    radius : float, optional
+        Sphere radius in mm (default 5).
+    voxels : bool
+        Without a label image: one channel per voxel inside the brain mask.
     """
     if modality not in (None, "fmri"):
         raise InputError(f"{path}: a 4-D NIfTI image is fMRI, not {modality!r}")
     labels_path = side.get("labels_img")
-    if labels_path is None:
-        raise InputError(f"{path}: no label image for this 4-D BOLD series; pass a 3-D integer "
-                         "label image (atlas) with it (coordinate atlases are not supported yet)")
+    if radius is not None and parcellation is None:
+        raise ConfigError("reader option 'radius' is used only with option 'parcellation'")
+    if parcellation is not None and voxels:
+        raise ConfigError("reader options 'parcellation' and 'voxels' exclude each other; "
+                          "choose one")
+    if labels_path is not None and (parcellation is not None or voxels):
+        option = "parcellation" if parcellation is not None else "voxels"
+        raise InputError(f"{labels_path}: a label image was given with option {option!r}; "
+                         "pass either the label image or the option")
+    if labels_path is None and parcellation is None and not voxels:
+        raise InputError(f"{path}: no label image for this 4-D BOLD series; pass a 3-D "
+                         "integer label image (atlas) with it, or set option parcellation "
+                         "(power, dosenbach, seitzman) or voxels")
     img = _load(path)
     if len(img.shape) != 4:
         raise InputError(f"{path}: expected a 4-D BOLD series, got shape {img.shape}")
     t_r = repetition_time(img, path, tr)
     if sfreq is not None and abs(float(sfreq) * t_r - 1.0) > 1e-6:
         raise InputError(f"{path}: option sfreq={sfreq} contradicts TR {t_r:g} s")
+    bold = load_bold(path)
+    if labels_path is not None:
+        ds = _parcel_means(bold, path, labels_path, side.get("labels_tsv"), t_r)
+    elif parcellation is not None:
+        from .fmri_coords import spheres
+
+        got = spheres(bold, path, parcellation, radius)
+        _check_series(got["series"], got["names"], path)
+        ds = schema.build(got["series"], sfreq=1.0 / t_r, channels=got["names"],
+                          channel_types="bold", modality="fmri", units="a.u.",
+                          region=got["region"], positions=got["positions"], source=str(path))
+        if got["network"] is not None:
+            ds = ds.assign_coords(network=("channel", np.asarray(got["network"], dtype=object)))
+        ds.attrs.update(parcellation=parcellation, parcellation_reference=got["reference"],
+                        sphere_radius_mm=float(radius if radius is not None else 5.0),
+                        rois_outside_image=got["dropped"])
+    else:
+        from .fmri_coords import voxels as voxel_series
+
+        got = voxel_series(bold, path, side.get("mask"))
+        _check_series(got["series"], got["names"], path)
+        ds = schema.build(got["series"], sfreq=1.0 / t_r, channels=got["names"],
+                          channel_types="bold", modality="fmri", units="a.u.",
+                          positions=got["positions"], source=str(path))
+        ds.attrs["mask"] = str(side["mask"]) if side.get("mask") is not None \
+            else "nilearn.masking.compute_epi_mask"
+    ds.attrs["tr"] = t_r
+    if side.get("confounds") is not None:
+        conf, filled = read_confounds(side["confounds"], ds.sizes["time"])
+        ds = schema.set_confounds(ds, conf)
+        # fMRIPrep leaves the first rows of derivatives (framewise_displacement, ...) n/a.
+        ds["confounds"].attrs["filled_leading_nan_with_zero"] = filled
+    return ds
+
+
+def _check_series(series: np.ndarray, names, path: Path) -> None:
+    bad = ~np.isfinite(series).all(axis=0)
+    if bad.any():
+        some = [n for n, b in zip(names, bad, strict=True) if b][:5]
+        raise InputError(f"{path}: NaN or Inf in the BOLD voxels of {int(bad.sum())} "
+                         f"channel(s), e.g. {some}")
+
+
+def _parcel_means(img, path: Path, labels_path: Path, labels_tsv: Path | None,
+                  t_r: float) -> xr.Dataset:
     orig = _load(labels_path)
     lab = _label_data(orig, labels_path)
     ids = np.unique(lab[lab != 0])
@@ -149,22 +230,15 @@ def read_nifti(path: Path, side: dict, *, modality: str | None = None, tr: float
 
     space_unit = orig.header.get_xyzt_units()[0] if hasattr(orig.header, "get_xyzt_units") \
         else "mm"
-    names, region = _names(kept, side.get("labels_tsv"))
+    names, region = _names(kept, labels_tsv)
     ds = schema.build(
         series, sfreq=1.0 / t_r, channels=names, channel_types="bold", modality="fmri",
         units="a.u.", region=region,
         positions=centroids(lab, orig.affine, kept, space_unit),
         source=str(path),
     )
-    ds.attrs["tr"] = t_r
     ds.attrs["labels_img"] = str(labels_path)
     dropped = [int(i) for i in ids if i not in kept]
     if dropped:
         ds.attrs["labels_without_voxels"] = dropped
-    ds = ds.assign_coords(label_index=("channel", kept.astype(np.int64)))
-    if side.get("confounds") is not None:
-        conf, filled = read_confounds(side["confounds"], ds.sizes["time"])
-        ds = schema.set_confounds(ds, conf)
-        # fMRIPrep leaves the first rows of derivatives (framewise_displacement, ...) n/a.
-        ds["confounds"].attrs["filled_leading_nan_with_zero"] = filled
-    return ds
+    return ds.assign_coords(label_index=("channel", kept.astype(np.int64)))

@@ -1,4 +1,4 @@
-"""Tables of calcium traces or spike counts: CSV/TSV (with or without a time column) and NPY.
+"""Tables of calcium traces, spike counts or fMRI ROI series: CSV/TSV and NPY.
 
 - CSV/TSV: a header row of channel names (one column per neuron/ROI) and optionally a
   ``time`` column in seconds, which gives ``sfreq = 1 / median step`` and the first time.
@@ -7,9 +7,11 @@
 - NPY: a 2-D ``(time, neuron)`` array, memory-mapped and wrapped lazily with dask; names
   from a ``*names.txt``/``*names.csv`` sidecar, else ``n000``, ...; option ``sfreq`` required.
 
-The modality must be given ("calcium" or "spikes"): a table cannot say which it is.
-Spike counts must be non-negative integers and get units "count"; calcium traces get
-option ``units`` (default "a.u.").
+The modality must be given ("calcium", "spikes" or "fmri"): a table cannot say which it
+is. Spike counts must be non-negative integers and get units "count"; calcium traces get
+option ``units`` (default "a.u."). fMRI tables (e.g. nitime's ``fmri_timeseries.csv``:
+one column per ROI, one row per volume) get channel type ``roi``, units ``a.u.`` (or
+option ``units``) and their rate from option ``tr`` (sfreq = 1 / tr) or ``sfreq``.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from ..store.zarrstore import time_chunk
 from ._common import check_finite, check_unique, full_suffix, one_line
 from .sidecars import read_names
 
-TABLE_MODALITIES = ("calcium", "spikes")
+TABLE_MODALITIES = ("calcium", "spikes", "fmri")
 _SCAN_ROWS = 65536
 
 
@@ -129,7 +131,7 @@ def _read_text(path: Path, sfreq: float | None):
         else:
             t0 = float(time[0])
     elif sfreq is None:
-        raise InputError(f"{path}: no 'time' column; pass option sfreq (Hz)")
+        raise InputError(f"{path}: no 'time' column; pass option sfreq (Hz), or tr (s) for fMRI")
     if not names:
         raise InputError(f"{path}: no channel columns besides 'time'")
     check_finite(values, names, path)
@@ -159,8 +161,9 @@ def _read_npy(path: Path, names_file: Path | None, sfreq: float | None):
 
 
 def read_table(path: Path, side: dict, *, modality: str | None = None,
-               sfreq: float | None = None, units: str | None = None, **_) -> xr.Dataset:
-    """Read a calcium or spike table into a contract Dataset.
+               sfreq: float | None = None, units: str | None = None, tr: float | None = None,
+               **_) -> xr.Dataset:
+    """Read a calcium, spike or fMRI ROI table into a contract Dataset.
 
     Parameters
     ----------
@@ -168,16 +171,25 @@ def read_table(path: Path, side: dict, *, modality: str | None = None,
         ``.csv``, ``.tsv`` or ``.npy``.
     side : dict
         Sidecars from :func:`neurodag.io.classify` (``names`` for NPY).
-    modality : {"calcium", "spikes"}
+    modality : {"calcium", "spikes", "fmri"}
         Required.
     sfreq : float, optional
-        Sampling rate in Hz; required without a time column.
+        Sampling rate in Hz; required without a time column (or ``tr`` for fMRI).
     units : str, optional
-        Units of calcium traces (default "a.u."); spikes are always "count".
+        Units of calcium traces and fMRI ROI series (default "a.u."); spikes are always
+        "count".
+    tr : float, optional
+        fMRI only: repetition time in s, giving sfreq = 1 / tr.
     """
     if modality not in TABLE_MODALITIES:
-        raise InputError(f"{path}: a table needs modality 'calcium' or 'spikes' "
+        raise InputError(f"{path}: a table needs modality 'calcium', 'spikes' or 'fmri' "
                          f"(got {modality!r})")
+    if tr is not None:
+        if modality != "fmri":
+            raise InputError(f"{path}: option tr is for fMRI tables; use sfreq for {modality}")
+        if sfreq is not None and abs(float(sfreq) * float(tr) - 1.0) > 1e-6:
+            raise InputError(f"{path}: option sfreq={sfreq} contradicts option tr={tr} s")
+        sfreq = 1.0 / float(tr)
     if modality == "spikes":
         unit = "count"
     else:
@@ -201,5 +213,9 @@ def read_table(path: Path, side: dict, *, modality: str | None = None,
         data, names, sfreq, t0 = _read_text(path, sfreq)
         if modality == "spikes":
             _check_counts(data, names, path)
-    return schema.build(data, sfreq=sfreq, channels=names, channel_types="neuron",
-                        modality=modality, units=unit, t0=t0, source=str(path))
+    kind = "roi" if modality == "fmri" else "neuron"
+    ds = schema.build(data, sfreq=sfreq, channels=names, channel_types=kind,
+                      modality=modality, units=unit, t0=t0, source=str(path))
+    if tr is not None:
+        ds.attrs["tr"] = float(tr)
+    return ds

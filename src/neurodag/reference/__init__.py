@@ -219,7 +219,8 @@ def read(name: str | Reference, session: str, cache_dir: str | Path, **options) 
 
 
 def ingest_session(name: str | Reference, session: str, cache_dir: str | Path,
-                   out_dir: str | Path, *, config_digest: str = "", **options) -> dict[str, Path]:
+                   out_dir: str | Path, *, config_digest: str = "",
+                   nwb_compression: str | None = None, **options) -> dict[str, Path]:
     """Read a reference session from the cache and write it where the DAG expects it.
 
     Recordings give ``out_dir/raw.zarr`` and ``out_dir/raw.nwb`` (the NWB written from
@@ -239,4 +240,4 @@ def ingest_session(name: str | Reference, session: str, cache_dir: str | Path,
     out_dir = Path(out_dir)
     if _session(ref, session).modality == "connectome":
         return {"connectome": connectome.write(ds, out_dir / "connectome.zarr")}
-    return ingest.write(ds, out_dir)
+    return ingest.write(ds, out_dir, nwb_compression=nwb_compression)

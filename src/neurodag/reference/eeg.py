@@ -21,7 +21,7 @@ import xarray as xr
 
 from .. import schema
 from ..errors import InputError
-from . import unpickle
+from ..io import safe_pickle
 
 #: Emotiv EPOC channel order, as spkit lists it (``spkit.eeg.eeg_map``).
 EMOTIV_CHANNELS = ("AF3", "F7", "F3", "FC5", "T7", "P7", "O1", "O2", "P8", "T8", "FC6", "F4",
@@ -77,7 +77,7 @@ def read_spkit(path: str | Path, *, key: str | None = None,
     from ..synth.head import montage_name, montage_positions
 
     path = Path(path)
-    x, names, fs, key = _unpack(unpickle.load(path), path, key)
+    x, names, fs, key = _unpack(safe_pickle.load(path), path, key)
     if fs is not None and abs(float(fs) - float(sfreq)) > 1e-9:
         raise InputError(f"{path}: stores fs={fs} Hz, but {sfreq:g} Hz was expected")
     x = np.asarray(x)

@@ -26,6 +26,7 @@ from ..errors import ConfigError, InputError
 from ..provenance import now
 from ..store import atomic_path
 from . import collect, figures, spectra
+from . import qc as qc_figures
 
 SUMMARY = "summary.json"
 CSS = "style.css"
@@ -99,6 +100,9 @@ def _session_section(session: collect.Session, slug: str, fig_dir: Path, link: s
     signal_png, psd_png = f"{slug}_signal.png", f"{slug}_psd.png"
     signal_caption = figures.plot_signal(session, fig_dir / signal_png)
     psd_caption, psd_skipped = spectra.plot_psd(session, fig_dir / psd_png)
+    qc = qc_figures.session_qc(session, fig_dir, slug, link)
+    if qc is not None:
+        qc["href"] = _href(qc.pop("qc_path"), fig_dir.parent)
     return {
         "key": session.key,
         "anchor": f"session-{slug}",
@@ -108,6 +112,7 @@ def _session_section(session: collect.Session, slug: str, fig_dir: Path, link: s
         "psd_skipped": psd_skipped or "",
         "events": collect.event_counts(session),
         "provenance": collect.provenance(session),
+        "qc": qc,
     }
 
 

@@ -352,6 +352,12 @@ def _read_ours(nwbfile, meta: dict, where: str) -> xr.Dataset:
         ds = ds.assign(confounds=xr.DataArray(
             _lazy(conf.data, where), dims=("time", "confound"), coords={"confound": names},
         ))
+    if meta.get("neuropil"):
+        neuropil = _resolve(nwbfile, meta["neuropil"], where)
+        ds = ds.assign(neuropil=xr.DataArray(
+            _lazy(neuropil.data, where), dims=("time", "channel"),
+            attrs={"units": str(neuropil.unit)},
+        ))
     return ds
 
 
