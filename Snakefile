@@ -28,6 +28,7 @@ os.environ.setdefault("NEURODAG_ROOT", workflow.basedir)
 include: "workflow/rules/common.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/preprocess.smk"
+include: "workflow/rules/homogenize.smk"
 include: "workflow/rules/report.smk"
 
 

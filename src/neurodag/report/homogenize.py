@@ -137,6 +137,36 @@ def plot_agreement(merged: xr.Dataset, path: str | Path) -> tuple[Path, Path, st
     return path, js, caption
 
 
+def plot_consensus(merged: xr.Dataset, path: str | Path) -> tuple[Path, Path, str]:
+    """Consensus connectome: how many annotations report each chemical and electrical edge."""
+    path = Path(path)
+    synapses = [s for s in ("chemical", "electrical") if s in merged["synapse"].values]
+    names = [str(n) for n in merged["pre"].values]
+    with style.figure(5.2 * len(synapses) + 0.8, 5.6) as fig:
+        axes = np.atleast_1d(fig.subplots(1, len(synapses)))
+        im = None
+        for ax, syn in zip(axes, synapses, strict=True):
+            n = merged["n_reporting"].sel(synapse=syn).values.astype(float)
+            im = ax.imshow(np.where(n > 0, n, np.nan), cmap="viridis", interpolation="nearest",
+                           vmin=1, vmax=max(1, int(merged.sizes["annotation"])))
+            ax.set_title(f"{syn}: annotations reporting each edge [pre, post]")
+            _neuron_ticks(ax, names, every=25)
+            idx = np.arange(0, len(names), 25)
+            ax.set_yticks(idx)
+            ax.set_yticklabels([names[i] for i in idx], fontsize=6)
+        fig.colorbar(im, ax=list(axes), fraction=0.02, pad=0.01, label="annotations")
+        _save(fig, path)
+    counts = {syn: np.bincount(merged["n_reporting"].sel(synapse=syn).values.ravel(),
+                               minlength=int(merged.sizes["annotation"]) + 1).tolist()
+              for syn in synapses}
+    js = write_json({"synapses": synapses, "edges_by_n_reporting": counts}, path.with_suffix(".json"))
+    parts = [f"{syn}: {sum(c[1:])} edges, {c[-1]} reported by all {len(c) - 1}"
+             for syn, c in counts.items()]
+    caption = (f"Consensus of {int(merged.sizes['annotation'])} annotations on the 300 "
+               f"canonical neurons; {'; '.join(parts)}.")
+    return path, js, caption
+
+
 def plot_resampling(stacked: xr.Dataset, original: xr.Dataset, path: str | Path, *,
                     session: str | None = None, neuron: str | None = None,
                     seconds: float = RESAMPLING_SECONDS) -> tuple[Path, Path, str]:
@@ -221,4 +251,5 @@ def run(out_dir: str | Path, *, stacked: xr.Dataset | None = None,
                                                 out_dir / "resampling.png", session=name)
     if merged is not None:
         out["agreement"] = plot_agreement(merged, out_dir / "agreement.png")
+        out["consensus"] = plot_consensus(merged, out_dir / "consensus.png")
     return out

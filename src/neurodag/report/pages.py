@@ -25,7 +25,7 @@ from .. import __version__
 from ..errors import ConfigError, InputError
 from ..provenance import now
 from ..store import atomic_path
-from . import collect, figures, spectra
+from . import collect, figures, sections, spectra
 from . import qc as qc_figures
 
 SUMMARY = "summary.json"
@@ -145,6 +145,18 @@ def _dataset_summary(name: str, description: str, page: Path, rows: list[dict]) 
     }
 
 
+def _product_summary(name: str, description: str, page: Path, modality: str,
+                     analyses: list[dict]) -> dict:
+    """The summary of a page without sessions of signal (a connectome dataset)."""
+    facts = {k: v for a in analyses for k, v in a["facts"]}
+    return {
+        "dataset": name, "description": description, "page": page.name, "modality": modality,
+        "n_sessions": int(facts.get("annotations", 0)), "n_subjects": 0,
+        "n_channels_min": 300, "n_channels_max": 300, "sfreq": [], "duration_s": 0.0,
+        "n_events": 0, "sessions": [], "neurodag_version": __version__, "created": now(),
+    }
+
+
 def dataset_page(
     name: str,
     sessions: Mapping[str, str | Path],
@@ -152,6 +164,8 @@ def dataset_page(
     *,
     description: str = "",
     config: Mapping | None = None,
+    products: Mapping[str, str | Path] | None = None,
+    modality: str | None = None,
 ) -> Path:
     """Write the report page of one dataset.
 
@@ -168,6 +182,12 @@ def dataset_page(
         A sentence or two shown under the title.
     config : mapping, optional
         The dataset's config entry, shown as YAML.
+    products : mapping of str to path-like, optional
+        Dataset-level products, ``{kind: path}`` with kinds of
+        :data:`neurodag.report.sections.BUILDERS` (``homogenized``, ``connectome``, ...),
+        each shown as a section. A page may have products and no sessions (connectomes).
+    modality : str, optional
+        Shown when there are no sessions to take it from.
 
     Returns
     -------
@@ -184,7 +204,8 @@ def dataset_page(
     out_html = Path(out_html)
     if out_html.suffix != ".html":
         raise InputError(f"{out_html}: a report page must end in .html")
-    if not isinstance(sessions, Mapping) or not sessions:
+    products = dict(products or {})
+    if not isinstance(sessions, Mapping) or not (sessions or products):
         raise InputError(f"{out_html}: dataset {name!r} has no sessions to report")
     config_yaml = _config_yaml(name, config)
     fig_dir = out_html.with_suffix("")
@@ -192,12 +213,14 @@ def dataset_page(
     rows = [collect.summary(s) for s in opened]
     taken: set[str] = set()
     slugs = [_slug(s.key, taken) for s in opened]
-    summary = _dataset_summary(name, description, out_html, rows)
     with atomic_path(out_html) as tmp_html, atomic_path(fig_dir) as tmp_dir:
         tmp_dir.mkdir()
         link = quote(fig_dir.name)
-        sections = [_session_section(s, slug, tmp_dir, link)
-                    for s, slug in zip(opened, slugs, strict=True)]
+        analyses = [sections.build(kind, path, tmp_dir, link) for kind, path in products.items()]
+        summary = (_dataset_summary(name, description, out_html, rows) if rows else
+                   _product_summary(name, description, out_html, modality or "", analyses))
+        session_sections = [_session_section(s, slug, tmp_dir, link)
+                            for s, slug in zip(opened, slugs, strict=True)]
         (tmp_dir / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         table = [
             dict(row, anchor=f"session-{slug}", duration_text=_fmt_seconds(row["duration_s"]),
@@ -208,9 +231,10 @@ def dataset_page(
             title=f"{name} — neurodag", name=name, description=description, summary=summary,
             duration_text=_fmt_seconds(summary["duration_s"]),
             sfreq_text=_fmt_range(summary["sfreq"]),
-            channels_text=_fmt_range([r["n_channels"] for r in rows]),
+            channels_text=_fmt_range([summary["n_channels_min"], summary["n_channels_max"]]),
             config_yaml=config_yaml, sessions=table, channel_groups=_channel_groups(opened),
-            sections=sections, summary_href=f"{link}/{SUMMARY}", css=CSS,
+            sections=session_sections, analyses=analyses, summary_href=f"{link}/{SUMMARY}",
+            css=CSS,
         )
         tmp_html.write_text(html, encoding="utf-8")
         _write_css(out_html.parent)

@@ -1,0 +1,114 @@
+"""Report sections for a dataset's dataset-level products (homogenized stacks, connectomes).
+
+Each builder reads its product, writes figures into the page's figure folder and returns
+a dict the dataset template renders generically: ``title``, ``anchor``, ``text``,
+``facts`` (label, value) pairs, ``table`` (``columns``, ``rows``) and ``figures``
+(``src``, ``caption``, ``json``). The page module calls :func:`build` for every product it
+is given; analysis issues add their builders to :data:`BUILDERS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from urllib.parse import quote
+
+import numpy as np
+import xarray as xr
+
+from ..errors import InputError
+from ..store import read_dataset, read_signal
+
+
+def _figures(made: Mapping[str, tuple[Path, Path, str]], link: str) -> list[dict]:
+    return [{"src": f"{link}/{quote(png.name)}", "json": f"{link}/{quote(js.name)}",
+             "caption": caption} for png, js, caption in made.values()]
+
+
+def homogenized(path: Path, fig_dir: Path, link: str) -> dict:
+    """Calcium sessions on canonical neurons: coverage and a resampling check."""
+    from . import homogenize as figs
+
+    stacked = read_dataset(path).load()
+    if "neuron" not in stacked.dims:
+        return _stacked_channels(stacked, path)
+    originals = {}
+    for p in stacked.attrs.get("inputs", {}):
+        p = Path(p)
+        originals[f"{p.parent.parent.name}/{p.parent.name}"] = p
+    names = set(stacked["session"].values.tolist())
+    opened = {k: read_signal(p) for k, p in originals.items() if k in names and p.exists()}
+    made = figs.run(fig_dir, stacked=stacked, originals=opened)
+    labelled = stacked["labelled"].values.astype(bool)
+    recorded = stacked["mask"].values[:, labelled].any(axis=0)
+    dropped = stacked.attrs.get("dropped", [])
+    return {
+        "title": "Homogenized activity", "anchor": "homogenized",
+        "text": f"All sessions on the 300 canonical C. elegans neurons (plus extra slots for "
+                f"unlabelled ROIs) at one time step: {path.name}.",
+        "facts": [
+            ("sessions", int(stacked.sizes["session"])),
+            ("datasets", ", ".join(sorted(set(stacked["dataset"].values.tolist())))),
+            ("time step", f"{float(stacked.attrs['dt']):g} s"),
+            ("canonical neurons recorded", f"{int(recorded.sum())} of {int(labelled.sum())}"),
+            ("recordings dropped", len(dropped) if isinstance(dropped, list) else dropped),
+        ],
+        "table": None, "figures": _figures(made, link),
+    }
+
+
+def _stacked_channels(stacked: xr.Dataset, path: Path) -> dict:
+    dim = "region" if "region" in stacked.dims else "channel"
+    return {
+        "title": "Homogenized sessions", "anchor": "homogenized",
+        "text": f"Sessions on common {dim}s and one rate: {path.name}.",
+        "facts": [("sessions", int(stacked.sizes["session"])),
+                  (f"{dim}s", int(stacked.sizes[dim])),
+                  ("rate", f"{float(stacked.attrs.get('sfreq', np.nan)):g} Hz")],
+        "table": None, "figures": [],
+    }
+
+
+def connectome(path: Path, fig_dir: Path, link: str) -> dict:
+    """Merged connectome annotations: totals per annotation, agreement and consensus."""
+    from . import homogenize as figs
+
+    merged = read_dataset(path).load()
+    made = figs.run(fig_dir, merged=merged)
+    synapses = [str(s) for s in merged["synapse"].values]
+    rows = []
+    for a in merged["annotation"].values:
+        m = merged.sel(annotation=a)
+        row = [str(a), str(m["units"].values)]
+        for syn in synapses:
+            covered = bool(m["covered"].sel(synapse=syn).any())
+            row += [f"{float(m['total'].sel(synapse=syn)):g}" if covered else "",
+                    int(m["edge"].sel(synapse=syn).sum()) if covered else ""]
+        rows.append(row)
+    columns = ["annotation", "units"] + [f"{s} {k}" for s in synapses for k in ("total", "edges")]
+    return {
+        "title": "Consensus connectome", "anchor": "connectome",
+        "text": (f"{int(merged.sizes['annotation'])} annotations merged on the 300 canonical "
+                 f"neurons as [pre, post] (gap junctions symmetrised by "
+                 f"{merged.attrs.get('symmetrization', 'max')}); totals are restricted to "
+                 "canonical neurons and equal each source's own."),
+        "facts": [("annotations", int(merged.sizes["annotation"])),
+                  ("synapse types", ", ".join(synapses))],
+        "table": {"columns": columns, "rows": rows}, "figures": _figures(made, link),
+    }
+
+
+BUILDERS: dict[str, Callable[[Path, Path, str], dict]] = {
+    "homogenized": homogenized,
+    "connectome": connectome,
+}
+
+
+def build(kind: str, path: str | Path, fig_dir: Path, link: str) -> dict:
+    """The section of product ``kind`` (a key of :data:`BUILDERS`) stored at ``path``."""
+    if kind not in BUILDERS:
+        raise InputError(f"report: unknown product {kind!r}; expected one of {list(BUILDERS)}")
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such {kind} product")
+    return BUILDERS[kind](path, fig_dir, link)
