@@ -2,7 +2,7 @@ rule fetch_reference:
     output:
         directory(f"{REFERENCE_CACHE}/{{reference}}"),
     params:
-        cache=REFERENCE_CACHE,
+        cache=lambda wc, output: os.path.dirname(output[0]),
     log:
         "results/logs/fetch_reference/{reference}.log",
     threads: 1
