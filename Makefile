@@ -9,7 +9,7 @@ CORES  ?= 2
 # Rules call the `neurodag` command: the venv's bin comes first on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run test test-fast lint dry-run clean venv
+.PHONY: run test test-fast lint dry-run figures report clean venv
 
 venv: $(STAMP)
 
@@ -22,6 +22,14 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
+
+# The paper figures (not part of the default run: the full experiments take tens of minutes).
+figures: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) figures
+
+# Snakemake's own self-contained report of the default run.
+report: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) --report results/report.html
 
 dry-run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --dry-run

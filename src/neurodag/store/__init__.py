@@ -6,11 +6,12 @@
 """
 
 from .atomic import atomic_path, write_json
+from .netcdf import read_netcdf, write_netcdf
 from .zarrstore import read_dataset, read_signal, write_dataset, write_signal
 
 __all__ = [
     "atomic_path", "write_json", "read_dataset", "read_signal", "write_dataset",
-    "write_signal", "write_nwb", "read_nwb", "inspect_nwb",
+    "write_signal", "write_nwb", "read_nwb", "inspect_nwb", "read_netcdf", "write_netcdf",
 ]
 
 

@@ -8,7 +8,8 @@ seeg, ecog              ``recording_raw.fif``, ``electrodes.tsv``, ``coordsystem
 fmri                    ``bold.nii.gz``, ``atlas.nii.gz``, ``atlas.tsv``, ``events.tsv``,
                         ``confounds.tsv``
 calcium                 ``traces.csv`` (``time`` then one column per neuron/ROI)
-spikes                  ``counts.csv`` (``time`` = bin starts, then integer counts)
+spikes                  ``counts.csv`` (``time`` = bin starts, then integer counts),
+                        ``events.tsv`` (the sequences, trial_type ``sequence``)
 ======================  =================================================================
 
 All files are first written into a hidden temporary folder next to their destination;
@@ -46,7 +47,7 @@ FILES = {
     "fmri": ("bold.nii.gz", "atlas.nii.gz", "atlas.tsv", "events.tsv", "confounds.tsv",
              "truth.nc"),
     "calcium": ("traces.csv", "truth.nc"),
-    "spikes": ("counts.csv", "truth.nc"),
+    "spikes": ("counts.csv", "events.tsv", "truth.nc"),
 }
 
 
@@ -114,6 +115,9 @@ def _writers(sim: Simulation) -> dict[str, Callable[[Path], None]]:
         out["traces.csv"] = lambda p: _write_table(sim.data, p, integer=False)
     if m == "spikes":
         out["counts.csv"] = lambda p: _write_table(sim.data, p, integer=True)
+        # BIDS events: the sequences (trials) the session is made of.
+        out["events.tsv"] = lambda p: _write_tsv(
+            schema.get_events(sim.data).rename(columns={"label": "trial_type"}), p)
     return out
 
 

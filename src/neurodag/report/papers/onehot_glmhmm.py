@@ -210,3 +210,14 @@ def plot(results: xr.Dataset, out_png) -> Path:
     plt.close(fig)
     write_json(results_to_json(results), out_png.with_suffix(".json"))
     return out_png
+
+
+def run(out_dir, seed: int = 0, quick: bool = False, progress=None) -> list[Path]:
+    """The figure into ``out_dir``: ``training_size.png`` + ``.json`` and ``results.nc``."""
+    from ...store import write_netcdf
+
+    out_dir = Path(out_dir)
+    results = run_experiment(seed=seed, progress=progress, **(QUICK if quick else {}))
+    results.attrs["quick"] = int(quick)
+    nc = write_netcdf(results, out_dir / "results.nc")
+    return [plot(results, out_dir / "training_size.png"), nc]

@@ -1,0 +1,138 @@
+"""The ``fit_glmhmm`` step: model selection over the number of states for one session.
+
+One session at a time, because sessions of real datasets record different neurons, and a
+GLM-HMM's weights are per neuron pair. The session is cut into its sequences (events
+labelled ``sequence_label``; the whole recording otherwise), the number of states is
+chosen by k-fold held-out log-likelihood (:func:`~neurodag.models.glmhmm_select.
+select_n_states`), and a model with each candidate number of states is fitted to all
+sequences and written as ``K{k}.nc`` with its Viterbi path and posteriors, so that any
+candidate can be inspected; ``metrics.json`` holds the scores and names the selected one.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from .. import provenance, store
+from ..errors import InputError
+
+#: Emission and link by modality, when the config does not say.
+DEFAULTS = {
+    "spikes": {"emission": "poisson", "link": "softplus"},
+    "calcium": {"emission": "gaussian", "link": "identity"},
+}
+
+
+def _decoded(model, parts: list[xr.DataArray]) -> xr.Dataset:
+    """Viterbi path and posteriors of every sequence, on one concatenated time axis."""
+    paths = model.predict(parts)
+    probs = model.predict_proba(parts)
+    paths = paths if isinstance(paths, list) else [paths]
+    probs = probs if isinstance(probs, list) else [probs]
+    time = np.concatenate([p["time"].values for p in parts])
+    seq = np.concatenate([np.full(p.sizes["time"], i) for i, p in enumerate(parts)])
+    return xr.Dataset(
+        {"state_path": (("time",), np.concatenate(paths).astype(np.int16)),
+         "posterior": (("time", "state"), np.concatenate(probs))},
+        coords={"time": time, "sequence": ("time", seq)},
+    )
+
+
+def one_standard_error(scores: xr.DataArray) -> int:
+    """Fewest states within one standard error of the best mean held-out score.
+
+    Held-out likelihood keeps creeping up as extra states split real ones; this rule picks
+    the simplest model the folds cannot tell from the best. The standard error is that of
+    the paired per-fold differences to the best model, since every model is scored on the
+    same folds (fold-to-fold offsets, shared by all models, do not count as noise).
+    """
+    values = scores.transpose("n_states", "fold").values
+    top = int(values.mean(1).argmax())
+    diff = values - values[top]
+    se = diff.std(1, ddof=1) / np.sqrt(values.shape[1])
+    ok = diff.mean(1) >= -np.nan_to_num(se)
+    return int(scores["n_states"].values[np.flatnonzero(ok)[0]])
+
+
+def run_session(raw: str | Path, out_dir: str | Path, *, states=(1, 2, 3, 4, 5),
+                folds: int = 3, sequence_label: str = "sequence", config_digest: str = "",
+                **params) -> dict[str, Path]:
+    """Fit GLM-HMMs with each number of ``states`` to one session and select one.
+
+    Parameters
+    ----------
+    raw : path-like
+        The session's contract store (binned spike counts, or calcium traces).
+    out_dir : path-like
+        Receives ``K{k}.nc`` for every k in ``states`` and ``metrics.json``; all appear or
+        none.
+    states : sequence of int
+        Candidate numbers of states.
+    folds : int
+        Folds of the cross-validation (over sequences, or time blocks for one sequence).
+    sequence_label : str
+        Events with this label mark the sequences (trials) the recording is cut into.
+    config_digest : str
+        Provenance.
+    **params
+        :class:`~neurodag.models.glmhmm.GLMHMM` parameters (prior, emission, link, n_lags,
+        max_iter, random_state, ...); emission and link default by modality.
+
+    Returns
+    -------
+    dict
+        ``{"K{k}": path, ..., "metrics": path}``.
+    """
+    from .glmhmm import GLMHMM
+    from .glmhmm_data import sequences
+    from .glmhmm_select import select_n_states
+
+    raw, out_dir = Path(raw), Path(out_dir)
+    ds = store.read_signal(raw)
+    modality = ds.attrs["modality"]
+    if modality not in DEFAULTS:
+        raise InputError(f"{raw}: GLM-HMMs are fitted to spikes or calcium, not {modality}")
+    params = {**DEFAULTS[modality], **params}
+    parts = [p.load() for p in sequences(ds, label=sequence_label)]
+    best_mean, scores = select_n_states(parts, states, folds, **params)
+    best = one_standard_error(scores)
+    fitted = {}
+    for k in states:
+        model = GLMHMM(n_states=int(k), **params).fit(parts)
+        out = xr.merge([model.to_xarray(), _decoded(model, parts)])
+        out.attrs.update(model.to_xarray().attrs, selected=int(k == best),
+                         train_loglik=float(model.score(parts)))
+        provenance.stamp(out, [raw], source=str(ds.attrs.get("source", raw)),
+                         config_digest=config_digest)
+        fitted[k] = out
+    mean = scores.mean("fold")
+    metrics = {
+        "session": raw.parent.name, "modality": modality, "selected_n_states": int(best),
+        "best_mean_n_states": int(best_mean),
+        "selection_rule": "fewest states within one standard error (of the paired per-fold "
+                          "differences) of the best mean held-out log-likelihood",
+        "n_sequences": len(parts), "n_bins": int(sum(p.sizes["time"] for p in parts)),
+        "n_neurons": int(ds.sizes["channel"]), "folds_over": scores.attrs["folds_over"],
+        "heldout_loglik": {str(int(k)): scores.sel(n_states=k).values.tolist()
+                           for k in scores["n_states"].values},
+        "heldout_loglik_mean": {str(int(k)): float(mean.sel(n_states=k))
+                                for k in scores["n_states"].values},
+        "train_loglik": {str(k): m.attrs["train_loglik"] for k, m in fitted.items()},
+        "params": {k: v for k, v in params.items()},
+        "units": scores.attrs["units"],
+        "provenance": {"source": str(ds.attrs.get("source", "")), "inputs": {str(raw): ""},
+                       "config_digest": config_digest},
+    }
+    written: dict[str, Path] = {}
+    try:
+        for k, out in fitted.items():
+            written[f"K{k}"] = store.write_netcdf(out, out_dir / f"K{k}.nc")
+        written["metrics"] = store.write_json(metrics, out_dir / "metrics.json")
+    except BaseException:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+    return written
