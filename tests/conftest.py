@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from neurodag import schema
 
@@ -61,3 +65,43 @@ def reference_cache():
         return cache
 
     return get
+
+
+#: A small config covering every step: all of it runs in a minute or two on 2 cores.
+SMALL = {
+    "seed": 1,
+    "datasets": {
+        "tiny_eeg": {"modality": "eeg",
+                     "source": {"synthetic": "eeg", "sessions": 2, "params": {"duration": 10.0}},
+                     "analyses": {"trsa": {}}},
+        "tiny_fmri": {"modality": "fmri", "source": {
+            "synthetic": "fmri", "sessions": 1, "params": {"n_volumes": 40}}},
+        "tiny_worm": {"modality": "calcium", "source": {"synthetic": "calcium", "sessions": 1}},
+        "tiny_spikes": {"modality": "spikes", "source": {
+            "synthetic": "spikes", "sessions": 1,
+            "params": {"n_states": 2, "n_neurons": 6, "n_sequences": 3, "n_bins": 400}},
+            "analyses": {"glmhmm": {"states": [1, 2], "link": "sigmoid", "max_iter": 30}}},
+    },
+}
+
+
+def snakemake(root: Path, workdir: Path, configfile: Path, *args: str, timeout=1200):
+    """Run the workflow of ``root`` in ``workdir`` with ``configfile``, the venv first on PATH."""
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(root / "Snakefile"),
+           "--directory", str(workdir), "--configfile", str(configfile), "--cores", "2", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def write_config(path: Path, cfg: dict) -> Path:
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory) -> Path:
+    """The working directory of one real snakemake run of :data:`SMALL` (shared by tests)."""
+    workdir = tmp_path_factory.mktemp("small_run")
+    res = snakemake(ROOT, workdir, write_config(workdir / "small.yaml", SMALL))
+    assert res.returncode == 0, res.stderr[-4000:]
+    return workdir

@@ -2,40 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 import yaml
+from conftest import SMALL, snakemake, write_config
 
 from neurodag import store
 
 pytestmark = pytest.mark.e2e
-
-SMALL = {
-    "seed": 1,
-    "datasets": {
-        "tiny_eeg": {"modality": "eeg", "source": {
-            "synthetic": "eeg", "sessions": 2, "params": {"duration": 10.0}}},
-        "tiny_fmri": {"modality": "fmri", "source": {
-            "synthetic": "fmri", "sessions": 1, "params": {"n_volumes": 40}}},
-        "tiny_worm": {"modality": "calcium", "source": {"synthetic": "calcium", "sessions": 1}},
-    },
-}
-
-
-def snakemake(root: Path, workdir: Path, configfile: Path, *args: str, timeout=900):
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(root / "Snakefile"),
-           "--directory", str(workdir), "--configfile", str(configfile), "--cores", "2", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
-
-
-def write_config(path: Path, cfg: dict) -> Path:
-    path.write_text(yaml.safe_dump(cfg))
-    return path
 
 
 def test_default_config_dry_run_plans_every_session(repo_root, tmp_path):
@@ -88,14 +61,12 @@ def test_bad_config_stops_before_any_job_with_one_line(repo_root, tmp_path, muta
 
 
 @pytest.mark.slow
-def test_small_config_runs_end_to_end_and_then_is_up_to_date(repo_root, tmp_path):
-    configfile = write_config(tmp_path / "small.yaml", SMALL)
-    res = snakemake(repo_root, tmp_path, configfile)
-    assert res.returncode == 0, res.stderr[-4000:]
-    results = tmp_path / "results"
+def test_small_config_runs_end_to_end_and_then_is_up_to_date(repo_root, small_run):
+    results = small_run / "results"
     sessions = sorted(p.parent for p in results.glob("*/*/raw.nwb"))
     assert [f"{p.parent.name}/{p.name}" for p in sessions] == [
-        "tiny_eeg/sub-01", "tiny_eeg/sub-02", "tiny_fmri/sub-01", "tiny_worm/sub-01"]
+        "tiny_eeg/sub-01", "tiny_eeg/sub-02", "tiny_fmri/sub-01", "tiny_spikes/sub-01",
+        "tiny_worm/sub-01"]
     for session in sessions:
         ds = store.read_signal(session / "raw.zarr", check_values=True)
         assert ds.attrs["modality"] == SMALL["datasets"][session.parent.name]["modality"]
@@ -103,12 +74,20 @@ def test_small_config_runs_end_to_end_and_then_is_up_to_date(repo_root, tmp_path
         assert store.inspect_nwb(session / "raw.nwb") == []
         nwb = store.read_nwb(session / "raw.nwb")
         assert nwb["channel"].values.tolist() == ds["channel"].values.tolist()
+        clean = store.read_signal(session / "clean.zarr", check_values=True)
+        assert clean.attrs["source_sha256"] == ds.attrs["source_sha256"]
+        assert (session / "qc.json").stat().st_size > 100
     eeg = store.read_signal(results / "tiny_eeg/sub-01/raw.zarr")
     assert eeg["time"].values[-1] == pytest.approx(10.0, abs=0.01)
-    for name in ("index", "tiny_eeg", "tiny_fmri", "tiny_worm"):
+    stacked = store.read_dataset(results / "tiny_worm/homogenized.zarr")
+    assert stacked.sizes["session"] == 1 and float(stacked.attrs["dt"]) == pytest.approx(0.333)
+    fitted = results / "tiny_spikes/models/glmhmm/sub-01"
+    assert sorted(p.name for p in fitted.glob("[!.]*")) == ["K1.nc", "K2.nc", "metrics.json"]
+    assert (results / "tiny_eeg/models/trsa/trsa.nc").is_file()
+    for name in ("index", "tiny_eeg", "tiny_fmri", "tiny_spikes", "tiny_worm"):
         assert (results / "reports" / f"{name}.html").stat().st_size > 500
     assert not list(results.rglob("*.partial"))
 
-    again = snakemake(repo_root, tmp_path, configfile)
+    again = snakemake(repo_root, small_run, small_run / "small.yaml")
     assert again.returncode == 0
     assert "Nothing to be done" in again.stdout + again.stderr

@@ -170,6 +170,13 @@ def _cmd_report_index(args) -> None:
     print(f"wrote {args.out}")
 
 
+def _cmd_report_figures(args) -> None:
+    from .report import papers
+
+    papers.index_page(args.folders, Path(args.out))
+    print(f"wrote {args.out}")
+
+
 def _cmd_check_config(args) -> None:
     from . import config
 
@@ -281,6 +288,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", required=True)
     r.add_argument("--title", default="neurodag")
     r.set_defaults(func=_cmd_report_index)
+    r = rsub.add_parser("figures", help="the paper figures' page, our numbers beside theirs")
+    r.add_argument("folders", nargs="+", metavar="FIGURE_DIR", help="results/figures/{paper}")
+    r.add_argument("--out", required=True)
+    r.set_defaults(func=_cmd_report_figures)
 
     p = sub.add_parser("check-config", help="validate a config file")
     p.add_argument("config", nargs="?", default="config/config.yaml")

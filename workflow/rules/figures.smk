@@ -5,12 +5,36 @@ FIGURES = config["figures"].get("papers") or list(PAPERS)
 
 rule figures:
     input:
+        "results/figures/index.html",
+
+
+rule figures_index:
+    input:
         expand("results/figures/{paper}", paper=FIGURES),
+    output:
+        "results/figures/index.html",
+    log:
+        "results/logs/figures/index.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../../envs/report.yaml"
+    shell:
+        "neurodag report figures {input:q} --out {output} > {log} 2>&1"
 
 
 rule figure:
     output:
-        directory("results/figures/{paper}"),
+        report(
+            directory("results/figures/{paper}"),
+            patterns=["{name}.png"],
+            caption="../report/figure.rst",
+            category="Paper figures",
+            subcategory="{paper}",
+            labels={"paper": "{paper}", "figure": "{name}"},
+        ),
     wildcard_constraints:
         paper="|".join(PAPERS),
     params:

@@ -42,3 +42,49 @@ def run(paper: str, out_dir, *, seed: int = 0, quick: bool = False) -> list[Path
         raise InputError(f"figure {paper!r} is unknown{hint}")
     module = import_module(f".{PAPERS[paper]}", __name__)
     return module.run(Path(out_dir), seed=seed, quick=quick, progress=_progress)
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return "" if value is None else str(value)
+
+
+def index_page(folders, out_html) -> Path:
+    """``results/figures/index.html``: every reproduced figure with our numbers beside the
+    published ones (each paper module's ``compare``)."""
+    import json
+    import os
+    from urllib.parse import quote
+
+    from ... import __version__
+    from ...provenance import now
+    from ...store import atomic_path
+    from ..pages import CSS, _env, _write_css
+
+    out_html = Path(out_html)
+    papers = []
+    for folder in map(Path, folders):
+        name = folder.name
+        if name not in PAPERS or not folder.is_dir():
+            raise InputError(f"{folder}: not a figure folder of {list(PAPERS)}")
+        module = import_module(f".{PAPERS[name]}", __name__)
+        rel = quote(Path(os.path.relpath(folder, out_html.parent)).as_posix())
+        jsons = sorted(folder.glob("*.json"))
+        attrs = json.loads(jsons[0].read_text()).get("attrs", {}) if jsons else {}
+        rows = [dict(r, ours=_fmt(r["ours"])) for r in module.compare(folder)]
+        papers.append({
+            "name": name, "citation": attrs.get("paper", ""), "quick": bool(attrs.get("quick")),
+            "rows": rows,
+            "figures": [{"src": f"{rel}/{quote(p.name)}", "alt": f"{name}: {p.stem}"}
+                        for p in sorted(folder.glob("*.png"))],
+            "json": [{"src": f"{rel}/{quote(p.name)}", "name": p.name} for p in jsons],
+        })
+    css = quote(os.path.relpath(out_html.parent.parent / "reports" / CSS, out_html.parent))
+    with atomic_path(out_html) as tmp:
+        tmp.write_text(_env().get_template("figures.html").render(
+            title="Paper figures — neurodag", papers=papers, css=css, version=__version__,
+            created=now()), encoding="utf-8")
+    (out_html.parent.parent / "reports").mkdir(parents=True, exist_ok=True)
+    _write_css(out_html.parent.parent / "reports")
+    return out_html

@@ -224,3 +224,13 @@ def run(out_dir, seed: int = 0, quick: bool = False, progress=None) -> list[Path
     """Run the experiment and write its figure and JSON into ``out_dir``
     (``results/figures/geometric-stability/`` in the workflow)."""
     return plot(run_experiment(seed=seed, quick=quick, progress=progress), out_dir)
+
+
+def compare(out_dir) -> list[dict]:
+    """Our stability values beside those measured with the reference (REFERENCES.md)."""
+    import json
+
+    d = json.loads((Path(out_dir) / "ring_code.json").read_text())
+    return [{"metric": f"feature-split stability, topology {t}",
+             "ours": r["stability"], "published": r["references_md"]}
+            for t, r in sorted(d["reference"].items(), key=lambda x: -float(x[0]))]
