@@ -42,6 +42,12 @@ def _decoded(model, parts: list[xr.DataArray]) -> xr.Dataset:
     )
 
 
+def _log(message: str) -> None:
+    import datetime as dt
+
+    print(f"{dt.datetime.now():%H:%M:%S} {message}", flush=True)
+
+
 def one_standard_error(scores: xr.DataArray) -> int:
     """Fewest states within one standard error of the best mean held-out score.
 
@@ -98,11 +104,18 @@ def run_session(raw: str | Path, out_dir: str | Path, *, states=(1, 2, 3, 4, 5),
         raise InputError(f"{raw}: GLM-HMMs are fitted to spikes or calcium, not {modality}")
     params = {**DEFAULTS[modality], **params}
     parts = [p.load() for p in sequences(ds, label=sequence_label)]
+    _log(f"{raw}: {len(parts)} sequences, {sum(p.sizes['time'] for p in parts)} bins, "
+         f"{ds.sizes['channel']} neurons; cross-validating {list(states)} states")
     best_mean, scores = select_n_states(parts, states, folds, **params)
     best = one_standard_error(scores)
+    _log("held-out log-likelihood: " + ", ".join(
+        f"K={int(k)} {float(v):.4f}" for k, v in zip(scores["n_states"].values,
+                                                     scores.mean("fold").values, strict=True))
+         + f"; selected K={best}")
     fitted = {}
     for k in states:
         model = GLMHMM(n_states=int(k), **params).fit(parts)
+        _log(f"fitted K={int(k)}: {model.n_iter_} EM iterations, converged {model.converged_}")
         out = xr.merge([model.to_xarray(), _decoded(model, parts)])
         out.attrs.update(model.to_xarray().attrs, selected=int(k == best),
                          train_loglik=float(model.score(parts)))
