@@ -185,6 +185,12 @@ def _cmd_check_config(args) -> None:
     print(f"{args.config}: ok ({len(n)} datasets, {sum(n.values())} sessions)")
 
 
+def _step_options(p: argparse.ArgumentParser, help: str) -> None:
+    """The options every step takes: repeatable --set KEY=VALUE, and the config digest."""
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help=help)
+    p.add_argument("--config-digest", default="", help=argparse.SUPPRESS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="neurodag",
@@ -203,18 +209,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--modality", choices=["eeg", "meg", "seeg", "ecog", "fmri", "calcium", "spikes"])
     p.add_argument("--subject")
     p.add_argument("--session")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="reader option (see neurodag.io.OPTIONS: sfreq, tr, units, line_freq, "
-                   "parcellation, radius, voxels, include_non_cells); repeatable")
-    p.add_argument("--config-digest", default="", help=argparse.SUPPRESS)
+    _step_options(p, "reader option (see neurodag.io.OPTIONS: sfreq, tr, units, line_freq, "
+                     "parcellation, radius, voxels, include_non_cells); repeatable")
     p.set_defaults(func=_cmd_ingest)
 
     p = sub.add_parser("preprocess", help="artifact removal: raw.zarr -> clean.zarr + qc.json")
     p.add_argument("input", metavar="INPUT.zarr", type=Path)
     p.add_argument("--out", required=True, type=Path, help="session folder to write into")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="option, dotted for nested ones (ica.n_components=15); repeatable")
-    p.add_argument("--config-digest", default="", help=argparse.SUPPRESS)
+    _step_options(p, "option, dotted for nested ones (ica.n_components=15); repeatable")
     p.set_defaults(func=_cmd_preprocess)
 
     p = sub.add_parser("homogenize", help="stack sessions (and datasets) on common names and rates")
@@ -224,25 +226,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("stores", nargs="+", metavar="STORE",
                    help="results/{dataset}/{session}/clean.zarr (or connectome.zarr)")
     p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="option; repeatable")
-    p.add_argument("--config-digest", default="", help=argparse.SUPPRESS)
+    _step_options(p, "option (dt, min_samples, smooth, zscore, kind, alpha, ...); repeatable")
     p.set_defaults(func=_cmd_homogenize)
 
     p = sub.add_parser("fit-glmhmm", help="GLM-HMMs over a grid of states for one session")
     p.add_argument("input", metavar="INPUT.zarr", type=Path)
     p.add_argument("--out", required=True, type=Path, help="folder for K{k}.nc + metrics.json")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="states=[1,2,3], folds, prior, emission, link, n_lags, max_iter, "
-                   "random_state, device, sequence_label; repeatable")
-    p.add_argument("--config-digest", default="", help=argparse.SUPPRESS)
+    _step_options(p, "states=[1,2,3], folds, prior, emission, link, n_lags, max_iter, "
+                     "random_state, device, sequence_label; repeatable")
     p.set_defaults(func=_cmd_fit_glmhmm)
 
     p = sub.add_parser("trsa", help="RDMs, topological transforms and region identification")
     p.add_argument("stores", nargs="+", metavar="STORE", help="the sessions' contract stores")
     p.add_argument("--out", required=True, type=Path, help="folder for trsa.nc + metrics.json")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="metric, lower, upper, step, window, baseline, time_bins, ...")
-    p.add_argument("--config-digest", default="", help=argparse.SUPPRESS)
+    _step_options(p, "metric, lower, upper, step, window, baseline, time_bins, ...")
     p.set_defaults(func=_cmd_trsa)
 
     p = sub.add_parser("figure", help="reproduce a paper's figure (PNG + the numbers in JSON)")
