@@ -125,8 +125,34 @@ def _cmd_trsa(args) -> None:
 def _cmd_figure(args) -> None:
     from .report import papers
 
-    for path in papers.run(args.paper, args.out, seed=args.seed, quick=args.quick):
+    for path in papers.run(args.paper, args.out, seed=args.seed, quick=args.quick,
+                           **_parse_set(args.set)):
         print(f"wrote {path}")
+
+
+def _cmd_fit_ntf(args) -> None:
+    from .models import ntf_step
+
+    outputs = ntf_step.run_stack(args.input, args.out, config_digest=args.config_digest,
+                                 **_parse_set(args.set))
+    print(f"wrote {len(outputs)} files into {args.out}")
+
+
+def _cmd_train_denoiser(args) -> None:
+    from . import denoise
+
+    options = _parse_set(args.set)
+    path = denoise.train(args.out, seed=args.seed, budget=args.budget, device=args.device,
+                         progress=lambda m: print(m, flush=True), **options)
+    print(f"wrote {path}")
+
+
+def _cmd_denoise(args) -> None:
+    from . import denoise
+
+    path = denoise.apply_session(args.input, args.model, args.out, device=args.device,
+                                 config_digest=args.config_digest)
+    print(f"wrote {path}")
 
 
 def _cmd_validate(args) -> None:
@@ -242,11 +268,36 @@ def build_parser() -> argparse.ArgumentParser:
     _step_options(p, "metric, lower, upper, step, window, baseline, time_bins, ...")
     p.set_defaults(func=_cmd_trsa)
 
+    p = sub.add_parser("fit-ntf", help="dynamic connectome of a homogenized stack")
+    p.add_argument("input", metavar="HOMOGENIZED.zarr", type=Path)
+    p.add_argument("--out", required=True, type=Path, help="folder for rank{r}.nc + metrics.json")
+    _step_options(p, "window_s, step_s, ranks=[2,3,4], rank, n_restarts, community, ...")
+    p.set_defaults(func=_cmd_fit_ntf)
+
+    p = sub.add_parser("train-denoiser", help="train the EMG denoiser; write its checkpoint")
+    p.add_argument("--out", required=True, type=Path, help="checkpoint folder")
+    p.add_argument("--budget", choices=["small", "default"], default="default")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="cpu, or cuda when available")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="training option (steps, cache_dir, real_dir, ...); repeatable")
+    p.set_defaults(func=_cmd_train_denoiser)
+
+    p = sub.add_parser("denoise", help="remove EMG from a session's EEG with a checkpoint")
+    p.add_argument("input", metavar="INPUT.zarr", type=Path)
+    p.add_argument("--model", required=True, type=Path, help="checkpoint folder")
+    p.add_argument("--out", required=True, type=Path, help="session folder (denoised.zarr)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--config-digest", default="", help=argparse.SUPPRESS)
+    p.set_defaults(func=_cmd_denoise)
+
     p = sub.add_parser("figure", help="reproduce a paper's figure (PNG + the numbers in JSON)")
     p.add_argument("paper", help="onehot-glmhmm, trsa, geometric-stability, ...")
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="a small setting, in seconds")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="cache_dir= (dynamic-connectome), checkpoint= (emg-denoising)")
     p.set_defaults(func=_cmd_figure)
 
     p = sub.add_parser("fetch-reference",

@@ -124,7 +124,7 @@ def _format(error: jsonschema.ValidationError, root: dict) -> str:
         return f"{where}: empty; define at least one"
     if kind == "propertyNames":
         return f"{where}: invalid name {_describe(error.instance)} (letters, digits, _ and -, " \
-               "starting with a letter; not reports, logs, figures or index)"
+               "starting with a letter; not reports, logs, figures, index or models)"
     if kind == "oneOf" and error.absolute_path and error.absolute_path[-1] == "source":
         if isinstance(error.instance, dict) and "bids" in error.instance \
                 and "datatype" not in error.instance:
@@ -394,6 +394,13 @@ def check(config: Mapping, schema: str | Path | Mapping | None = None) -> dict:
     for name, entry in out["datasets"].items():
         if entry["homogenize"]["enabled"]:
             homogenize_stores(out, name)
+    if any(e.get("denoise") for e in out["datasets"].values()):
+        from .denoise.training import options_for  # imports torch: only when needed
+
+        try:
+            options_for(out["denoise"]["budget"], **out["denoise"]["options"])
+        except ConfigError as e:
+            raise ConfigError(f"config: {e}") from None
     return out
 
 
@@ -429,6 +436,7 @@ def _check_homogenize(name: str, entry: dict, datasets: Mapping) -> None:
 ANALYSIS_MODALITIES = {
     "glmhmm": ("spikes", "calcium"),
     "trsa": ("eeg", "meg", "seeg", "ecog", "fmri", "calcium"),
+    "ntf": ("calcium",),
 }
 
 
@@ -443,6 +451,12 @@ def _check_analyses(name: str, entry: dict) -> None:
                               f"{options['upper']}")
         if analysis == "glmhmm" and len(set(options["states"])) != len(options["states"]):
             raise ConfigError(f"{key}.states: {options['states']} repeats a value")
+        if analysis == "ntf" and not entry["homogenize"]["enabled"]:
+            raise ConfigError(f"{key}: factorises the homogenized stack; set "
+                              f"datasets.{name}.homogenize.enabled: true")
+    if entry.get("denoise") and entry["modality"] != "eeg":
+        raise ConfigError(f"config: datasets.{name}.denoise: the EMG denoiser is for EEG, "
+                          f"not {entry['modality']}")
 
 
 def homogenize_stores(config: Mapping, dataset: str) -> list[str]:

@@ -3,6 +3,7 @@ import json
 import shlex
 
 from neurodag.config import dataset_digest, homogenize_stores, sessions as discover_sessions
+from neurodag.report.papers import PAPERS
 
 wildcard_constraints:
     dataset="[A-Za-z][A-Za-z0-9_-]*",
@@ -185,4 +186,41 @@ def analysis_outputs(dataset):
                          [f"results/{dataset}/models/glmhmm/{s}" for s in SESSIONS[dataset]])
     if "trsa" in analyses(dataset):
         out["trsa"] = (f"results/{dataset}/models/trsa", [f"results/{dataset}/models/trsa"])
+    if "ntf" in analyses(dataset):
+        out["ntf"] = (f"results/{dataset}/models/ntf", [f"results/{dataset}/models/ntf"])
+    if config["datasets"][dataset].get("denoise"):
+        out["denoised"] = (f"results/{dataset}", session_outputs(dataset, "denoised.zarr"))
     return out
+
+
+DENOISER = f"results/models/denoiser_{config['denoise']['budget']}"
+
+
+def denoiser_args(wc):
+    return shlex.join(["--budget", wc.budget, "--seed", str(config["seed"]),
+                       "--device", "cuda" if config["gpu"] else "cpu",
+                       "--set", f"cache_dir={REFERENCE_CACHE}",
+                       *_set_args(config["denoise"]["options"])])
+
+
+# -- paper figures ------------------------------------------------------------
+FIGURES = config["figures"].get("papers") or list(PAPERS)
+QUICK = config["figures"]["quick"]
+
+
+def figure_inputs(wc):
+    """What a paper's figure reads besides its own simulation."""
+    if wc.paper == "dynamic-connectome":
+        return {"cect": f"{REFERENCE_CACHE}/cect"}
+    if wc.paper == "emg-denoising" and not QUICK:
+        return {"model": "results/models/denoiser_default", "spkit": f"{REFERENCE_CACHE}/spkit"}
+    return {}
+
+
+def figure_args(wc, input):
+    args = ["--seed", str(config["seed"])] + (["--quick"] if QUICK else [])
+    if "cect" in input.keys():
+        args += ["--set", f"cache_dir={REFERENCE_CACHE}"]
+    if "model" in input.keys():
+        args += ["--set", f"checkpoint={input.model}", "--set", f"cache_dir={REFERENCE_CACHE}"]
+    return shlex.join(args)

@@ -1,8 +1,3 @@
-from neurodag.report.papers import PAPERS
-
-FIGURES = config["figures"].get("papers") or list(PAPERS)
-
-
 rule figures:
     input:
         "results/figures/index.html",
@@ -26,6 +21,8 @@ rule figures_index:
 
 
 rule figure:
+    input:
+        unpack(figure_inputs),
     output:
         report(
             directory("results/figures/{paper}"),
@@ -38,16 +35,14 @@ rule figure:
     wildcard_constraints:
         paper="|".join(PAPERS),
     params:
-        seed=config["seed"],
-        quick="--quick" if config["figures"]["quick"] else "",
+        args=figure_args,
     log:
         "results/logs/figures/{paper}.log",
     threads: 2
     resources:
         mem_mb=6000,
-        runtime=120,
+        runtime=180,
     conda:
         "../../envs/models.yaml"
     shell:
-        "neurodag figure {wildcards.paper} --out {output} --seed {params.seed} {params.quick} "
-        "> {log} 2>&1"
+        "neurodag figure {wildcards.paper} --out {output} {params.args} > {log} 2>&1"

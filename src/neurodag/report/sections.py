@@ -152,11 +152,62 @@ def trsa(path: Path, fig_dir: Path, link: str) -> dict:
     }
 
 
+def ntf(path: Path, fig_dir: Path, link: str) -> dict:
+    """Dynamic connectome (``models/ntf/``: ``rank{r}.nc`` and ``metrics.json``)."""
+    import json
+
+    from ..models import ntf as model
+    from ..store import read_netcdf
+
+    metrics = json.loads((path / "metrics.json").read_text())
+    results = {int(p.stem[4:]): read_netcdf(p) for p in sorted(path.glob("rank*.nc"))}
+    pngs = model.plot_report(results, metrics, fig_dir)
+    chosen = results[int(metrics["rank"])]
+    rows = []
+    for r in range(chosen.sizes["factor"]):
+        labels = chosen["community"].isel(factor=r).values if "community" in chosen else []
+        rows.append([r, len(set(labels.tolist())) if len(labels) else "",
+                     ", ".join(f"{float(v):.2f}"
+                               for v in chosen["animal_loading"].isel(factor=r).values)])
+    return {
+        "title": "Dynamic functional connectome", "anchor": "ntf",
+        "text": "Co-fluctuation affinities of neuron pairs in sliding windows, factorised into "
+                "affinity patterns with temporal and animal loadings (non-negative CP), and "
+                "communities of each pattern (Leiden).",
+        "facts": [("selected rank", metrics["rank"]), ("ranks fitted", len(results))],
+        "table": {"columns": ["factor", "communities", "animal loadings"], "rows": rows},
+        "figures": [{"src": f"{link}/{quote(p.name)}", "json": None, "caption": p.stem
+                     .replace("ntf_", "").replace("_", " ")} for p in pngs],
+    }
+
+
+def denoised(path: Path, fig_dir: Path, link: str) -> dict:
+    """EMG-denoised sessions (``{session}/denoised.zarr`` below ``path``, the dataset folder)."""
+    from . import denoised as figs
+
+    made = {}
+    sessions = sorted(p.parent for p in path.glob("*/denoised.zarr"))
+    for folder in sessions:
+        made[folder.name] = figs.plot_session(folder / "raw.zarr", folder / "denoised.zarr",
+                                              fig_dir / f"{folder.name}_denoised.png")
+    den = read_signal(sessions[0] / "denoised.zarr") if sessions else None
+    return {
+        "title": "EMG denoising", "anchor": "denoised",
+        "text": "EEG with muscle artifacts removed by the compact AT-AT-style denoiser "
+                "(denoised.zarr beside raw.zarr; only EEG channels change).",
+        "facts": [("sessions", len(sessions)),
+                  ("checkpoint", "" if den is None else den.attrs.get("denoiser", ""))],
+        "table": None, "figures": _figures(made, link),
+    }
+
+
 BUILDERS: dict[str, Callable[[Path, Path, str], dict]] = {
     "homogenized": homogenized,
     "connectome": connectome,
     "glmhmm": glmhmm,
     "trsa": trsa,
+    "ntf": ntf,
+    "denoised": denoised,
 }
 
 

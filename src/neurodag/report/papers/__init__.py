@@ -8,6 +8,13 @@
   the (l, u) grid and against noise.
 - ``geometric-stability`` (:mod:`.geometric_stability`): Shesha feature-split stability of a
   ring code against its topology, and nearest-neighbour readout.
+- ``dynamic-connectome`` (:mod:`.dynamic_connectome`): planted dynamic communities recovered by
+  non-negative tensor factorization, community detection on weighted LFR graphs, and worms
+  simulated from the Cook 2019 connectome (``cache_dir``).
+- ``emg-denoising`` (:mod:`.emg_denoising`): the compact AT-AT-style EMG denoiser against
+  band-pass, ICA + ICLabel and a fully connected network over SNR (``checkpoint``).
+
+Each module also has ``compare(out_dir)``: our numbers beside the published ones.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ PAPERS = {
     "onehot-glmhmm": "onehot_glmhmm",
     "trsa": "trsa",
     "geometric-stability": "geometric_stability",
+    "dynamic-connectome": "dynamic_connectome",
+    "emg-denoising": "emg_denoising",
 }
 
 
@@ -30,7 +39,7 @@ def _progress(message: str) -> None:
     print(f"{dt.datetime.now():%H:%M:%S} {message}", flush=True)
 
 
-def run(paper: str, out_dir, *, seed: int = 0, quick: bool = False) -> list[Path]:
+def run(paper: str, out_dir, *, seed: int = 0, quick: bool = False, **options) -> list[Path]:
     """Reproduce ``paper``'s figure into ``out_dir`` (PNG plus the plotted numbers in JSON).
 
     Progress goes to stdout with a time stamp (the rule's log)."""
@@ -41,7 +50,8 @@ def run(paper: str, out_dir, *, seed: int = 0, quick: bool = False) -> list[Path
         hint = f"; did you mean '{close[0]}'?" if close else f"; expected one of {list(PAPERS)}"
         raise InputError(f"figure {paper!r} is unknown{hint}")
     module = import_module(f".{PAPERS[paper]}", __name__)
-    return module.run(Path(out_dir), seed=seed, quick=quick, progress=_progress)
+    out = module.run(Path(out_dir), seed=seed, quick=quick, progress=_progress, **options)
+    return out if isinstance(out, list) else [out]
 
 
 def _fmt(value) -> str:
