@@ -253,3 +253,29 @@ def run(out_dir: str | Path, *, stacked: xr.Dataset | None = None,
         out["agreement"] = plot_agreement(merged, out_dir / "agreement.png")
         out["consensus"] = plot_consensus(merged, out_dir / "consensus.png")
     return out
+
+
+def plot_channel_coverage(stacked: xr.Dataset, path: str | Path) -> tuple[Path, Path, str]:
+    """Which common channels (or regions) each session has, and which were interpolated."""
+    path = Path(path)
+    dim = "region" if "region" in stacked.dims else "channel"
+    names = [str(n) for n in stacked[dim].values]
+    sessions = [str(s) for s in stacked["session"].values]
+    mask = stacked["mask"].transpose("session", dim).values.astype(float)
+    interp = stacked["interpolated"].transpose("session", dim).values.astype(bool)
+    shown = np.where(interp, 0.5, mask)
+    with style.figure(min(12.0, 2.5 + 0.22 * len(names)), 1.4 + 0.3 * len(sessions)) as fig:
+        ax = fig.subplots()
+        ax.imshow(shown, aspect="auto", cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_yticks(range(len(sessions)))
+        ax.set_yticklabels(sessions, fontsize=7)
+        ax.set_xticks(range(len(names)))
+        ax.set_xticklabels(names, rotation=90, fontsize=6)
+        ax.set_title(f"common {dim}s: recorded (dark), interpolated (light)")
+        _save(fig, path)
+    js = write_json({dim: names, "sessions": sessions, "mask": mask.tolist(),
+                     "interpolated": interp.tolist()}, path.with_suffix(".json"))
+    caption = (f"{len(sessions)} sessions on {len(names)} common {dim}s at "
+               f"{float(stacked.attrs.get('sfreq', np.nan)):g} Hz; "
+               f"{int(interp.sum())} {dim} signals interpolated.")
+    return path, js, caption

@@ -31,7 +31,7 @@ def homogenized(path: Path, fig_dir: Path, link: str) -> dict:
 
     stacked = read_dataset(path).load()
     if "neuron" not in stacked.dims:
-        return _stacked_channels(stacked, path)
+        return _stacked_channels(stacked, path, fig_dir, link)
     originals = {}
     for p in stacked.attrs.get("inputs", {}):
         p = Path(p)
@@ -57,15 +57,18 @@ def homogenized(path: Path, fig_dir: Path, link: str) -> dict:
     }
 
 
-def _stacked_channels(stacked: xr.Dataset, path: Path) -> dict:
+def _stacked_channels(stacked: xr.Dataset, path: Path, fig_dir: Path, link: str) -> dict:
+    from . import homogenize as figs
+
     dim = "region" if "region" in stacked.dims else "channel"
+    made = {"coverage": figs.plot_channel_coverage(stacked, fig_dir / "channel_coverage.png")}
     return {
         "title": "Homogenized sessions", "anchor": "homogenized",
         "text": f"Sessions on common {dim}s and one rate: {path.name}.",
         "facts": [("sessions", int(stacked.sizes["session"])),
                   (f"{dim}s", int(stacked.sizes[dim])),
                   ("rate", f"{float(stacked.attrs.get('sfreq', np.nan)):g} Hz")],
-        "table": None, "figures": [],
+        "table": None, "figures": _figures(made, link),
     }
 
 
