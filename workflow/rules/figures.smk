@@ -15,7 +15,7 @@ rule figures_index:
         mem_mb=1000,
         runtime=5,
     conda:
-        "../../envs/report.yaml"
+        "../../envs/models.yaml"
     shell:
         "neurodag report figures {input:q} --out {output} > {log} 2>&1"
 
