@@ -8,8 +8,6 @@ wheels (cect, wormneuroatlas) once per session and check totals and published ed
 from __future__ import annotations
 
 import json
-import socket
-from functools import lru_cache
 
 import h5py
 import numpy as np
@@ -256,28 +254,10 @@ def test_connectome_survives_a_zarr_round_trip(tmp_path):
 # -- the real sources (network) -----------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
-def _pypi_reachable() -> bool:
-    try:
-        socket.create_connection(("pypi.org", 443), timeout=3).close()
-    except OSError:
-        return False
-    return True
-
-
 @pytest.fixture(scope="module")
-def real_cache(tmp_path_factory):
-    if not _pypi_reachable():
-        pytest.skip("PyPI is unreachable")
-    root = tmp_path_factory.mktemp("reference-cache")
-    for name in ("cect", "wormneuroatlas"):
-        try:
-            reference.fetch(name, root)
-        except InputError as e:
-            if "pip download" not in str(e):
-                raise
-            pytest.skip(f"cannot download {name}: {e}")
-    return root
+def real_cache(reference_cache):
+    reference_cache("cect")
+    return reference_cache("wormneuroatlas")
 
 
 @pytest.mark.slow

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -153,28 +151,10 @@ def test_merged_connectome_round_trips_through_zarr(merged, tmp_path):
 # -- the real annotations (network) ------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
-def _pypi_reachable() -> bool:
-    try:
-        socket.create_connection(("pypi.org", 443), timeout=3).close()
-    except OSError:
-        return False
-    return True
-
-
 @pytest.fixture(scope="module")
-def real_cache(tmp_path_factory) -> Path:
-    if not _pypi_reachable():
-        pytest.skip("PyPI is unreachable")
-    cache = tmp_path_factory.mktemp("refcache")
-    for name in ("cect", "wormneuroatlas"):
-        try:
-            reference.fetch(name, cache)
-        except InputError as e:
-            if "pip download" not in str(e):
-                raise
-            pytest.skip(f"cannot download {name}: {e}")
-    return cache
+def real_cache(reference_cache) -> Path:
+    reference_cache("cect")
+    return reference_cache("wormneuroatlas")
 
 
 def _json_totals(path: Path) -> dict[str, tuple[float, float]]:

@@ -13,10 +13,8 @@ import json
 import os
 import pickle
 import re
-import socket
 import subprocess
 import zipfile
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -423,30 +421,10 @@ def test_nibabel_functional_reads_as_power_spheres_at_tr_2s(tmp_path):
 # -- real wheels (network) -----------------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
-def _pypi_reachable() -> bool:
-    try:
-        socket.create_connection(("pypi.org", 443), timeout=3).close()
-    except OSError:
-        return False
-    return True
-
-
-def _fetch_or_skip(name: str, cache: Path) -> None:
-    if not _pypi_reachable():
-        pytest.skip("PyPI is unreachable")
-    try:
-        reference.fetch(name, cache)
-    except InputError as e:
-        if "pip download" not in str(e):
-            raise
-        pytest.skip(f"cannot download {name}: {e}")
-
-
 @pytest.mark.slow
 @network
-def test_real_spkit_wheel_fetches_and_reads_as_emotiv_eeg(tmp_path):
-    _fetch_or_skip("spkit", tmp_path)
+def test_real_spkit_wheel_fetches_and_reads_as_emotiv_eeg(tmp_path, fetch_reference):
+    fetch_reference("spkit", tmp_path)
     ds = reference.read("spkit", "eeg16s", tmp_path)
     assert dict(ds.sizes) == {"time": 2048, "channel": 14}
     assert list(ds["channel"].values) == list(EMOTIV_CHANNELS)
@@ -462,8 +440,8 @@ def test_real_spkit_wheel_fetches_and_reads_as_emotiv_eeg(tmp_path):
 
 @pytest.mark.slow
 @network
-def test_real_nitime_wheel_reads_rois_at_tr_189_and_bold_at_tr_135(tmp_path):
-    _fetch_or_skip("nitime", tmp_path)
+def test_real_nitime_wheel_reads_rois_at_tr_189_and_bold_at_tr_135(tmp_path, fetch_reference):
+    fetch_reference("nitime", tmp_path)
     rois = reference.read("nitime", "roi_timeseries", tmp_path)
     assert dict(rois.sizes) == {"time": 250, "channel": 31}
     assert rois.attrs["sfreq"] == pytest.approx(1 / 1.89)

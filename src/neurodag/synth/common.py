@@ -145,6 +145,19 @@ def rngs(modality: str, seed, subject: str, session: str) -> tuple[np.random.Gen
             np.random.default_rng(np.random.SeedSequence([*base, _crc(session)])))
 
 
+def subject_rhythms(modality: str, labels, rng_subject: np.random.Generator,
+                    heart_rate: float | None, alpha_freq: float | None) -> tuple[float, float]:
+    """Check the two condition labels; the heart rate and alpha frequency, given or drawn
+    per subject (60-80 bpm, 9-11.5 Hz; in that order, from the subject generator)."""
+    if len(labels) != 2 or labels[0] == labels[1]:
+        raise InputError(f"synth.{modality}: labels must be two distinct names, got {labels!r}")
+    heart_rate = positive(modality, "heart_rate", heart_rate) if heart_rate is not None \
+        else float(rng_subject.uniform(60, 80))
+    alpha_freq = positive(modality, "alpha_freq", alpha_freq) if alpha_freq is not None \
+        else float(rng_subject.uniform(9.0, 11.5))
+    return heart_rate, alpha_freq
+
+
 def truth_attrs(modality: str, params: Mapping, **extra) -> dict:
     """Attributes of a truth Dataset: what generated it, and the parameters as JSON."""
     out = {"modality": modality, "generator": f"neurodag.synth.{modality}",

@@ -48,6 +48,7 @@ from .common import (
     positive,
     rngs,
     strings,
+    subject_rhythms,
     truth_attrs,
 )
 
@@ -130,13 +131,8 @@ def generate(*, seed: int = 0, subject: str = "01", session: str = "01",
                  "ecg_leak", "alpha_amplitude", "background_amplitude", "evoked_amplitude",
                  "noise_amplitude"):
         positive(m, name, params[name], minimum=0)
-    if len(labels) != 2 or labels[0] == labels[1]:
-        raise InputError(f"synth.eeg: labels must be two distinct names, got {labels!r}")
     rng_subject, rng_session = rngs(m, seed, subject, session)
-    heart_rate = positive(m, "heart_rate", heart_rate) if heart_rate is not None else float(
-        rng_subject.uniform(60, 80))
-    alpha_freq = positive(m, "alpha_freq", alpha_freq) if alpha_freq is not None else float(
-        rng_subject.uniform(9.0, 11.5))
+    heart_rate, alpha_freq = subject_rhythms(m, labels, rng_subject, heart_rate, alpha_freq)
     known = head.montage_positions()
     channels = list(head.EEG_32 if channels is None else channels)
     for name in channels:

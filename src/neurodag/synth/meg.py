@@ -37,6 +37,7 @@ from .common import (
     positive,
     rngs,
     strings,
+    subject_rhythms,
     truth_attrs,
 )
 
@@ -105,13 +106,8 @@ def generate(*, seed: int = 0, subject: str = "01", session: str = "01",
                  "alpha_amplitude", "background_amplitude", "evoked_amplitude",
                  "noise_amplitude"):
         positive(m, name, params[name], minimum=0)
-    if len(labels) != 2 or labels[0] == labels[1]:
-        raise InputError(f"synth.meg: labels must be two distinct names, got {labels!r}")
     rng_subject, rng_session = rngs(m, seed, subject, session)
-    heart_rate = positive(m, "heart_rate", heart_rate) if heart_rate is not None else float(
-        rng_subject.uniform(60, 80))
-    alpha_freq = positive(m, "alpha_freq", alpha_freq) if alpha_freq is not None else float(
-        rng_subject.uniform(9.0, 11.5))
+    heart_rate, alpha_freq = subject_rhythms(m, labels, rng_subject, heart_rate, alpha_freq)
     n_times = int(round(duration * sfreq))
     if n_times < 2 * sfreq:
         raise InputError(f"synth.meg: duration must be at least 2 s, got {duration}")
