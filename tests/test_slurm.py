@@ -355,7 +355,7 @@ def test_reduced_default_config_runs_through_slurm_and_equals_a_local_run(slurm,
     res = snakemake(cluster, configfile, "--workflow-profile", str(ROOT / "profiles" / "slurm"),
                     "--slurm-status-command", "squeue",
                     "--slurm-init-seconds-before-status-checks", "2",
-                    "--group-components", "session=2", "reports=1",
+                    "--group-components", "session=2",
                     "--set-resources", "fit_glmhmm:gpu=1", "fit_glmhmm:slurm_partition='gpu'",
                     env={"NEURODAG_SLURM_PARTITION": "main"})
     elapsed = time.monotonic() - t0
@@ -373,7 +373,9 @@ def test_reduced_default_config_runs_through_slurm_and_equals_a_local_run(slurm,
     n_sessions = sum(e["source"]["sessions"] for e in cfg["datasets"].values())
     groups = [c for c in comments if c.startswith("rule_session_")]
     assert len(groups) == (n_sessions + 1) // 2, comments
-    assert sum(c.startswith("rule_reports_") for c in comments) == 1, comments
+    # the steps that read every session are one job each: a report page per dataset + index
+    assert sum(c.startswith("rule_report_dataset") for c in comments) == len(cfg["datasets"])
+    assert sum(c.startswith("rule_report_index") for c in comments) == 1, comments
     glmhmm = [j for j, v in ours.items() if v["comment"].startswith("rule_fit_glmhmm")]
     assert len(glmhmm) == 1
     assert ours[glmhmm[0]]["partition"] == "gpu"
@@ -416,7 +418,7 @@ def test_gpu_rules_ask_for_a_gpu_and_the_gpu_partition_when_the_config_enables_g
     assert "slurm_partition" not in other["True"]
     # Without the site variables nothing is passed: the plugin's defaults apply.
     assert not {"slurm_partition", "slurm_account"} & {*found["False"], *other["False"]}
-    assert "Group job session" in text["False"] and "Group job reports" in text["False"]
+    assert "Group job session" in text["False"] and "Group job reports" not in text["False"]
     job = SimpleNamespace(resources=SimpleNamespace(get=lambda k, d=None: {"gpu": 1}.get(k, d)))
     assert set_gres_string(job).strip() == "--gpus=1"
 
