@@ -99,3 +99,23 @@ def test_quick_figure_writes_png_and_json(tmp_path):
         0.72, abs=0.03)
     assert data["error_rate"]["0"] == [0.0, 0.0]
     assert isinstance(gs.run_experiment(quick=True), xr.Dataset)
+
+
+def _patterns(x):
+    return xr.DataArray(x, dims=("condition", "channel", "repeat")[:np.ndim(x)])
+
+
+def test_pattern_stability_is_high_for_geometry_shared_by_all_channels_and_low_for_none():
+    from neurodag.models.stability import pattern_stability
+
+    rng = np.random.default_rng(0)
+    # 12 conditions on a 2-D latent geometry that every one of 40 channels mixes, 3 noisy repeats
+    latent = rng.normal(size=(12, 2))
+    shared = (latent @ np.abs(rng.normal(size=(2, 40))))[..., None] \
+        + 0.05 * rng.normal(size=(12, 40, 3))
+    assert pattern_stability(_patterns(shared)) > 0.9
+    # every channel its own unrelated tuning: the two halves share no geometry
+    scores = [pattern_stability(_patterns(np.random.default_rng(s).normal(size=(12, 40))))
+              for s in range(10)]
+    assert abs(np.mean(scores)) < 0.1
+    assert np.isnan(pattern_stability(_patterns(shared[:3, :, 0])))   # 3 conditions

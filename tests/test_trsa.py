@@ -283,6 +283,10 @@ def test_run_identifies_regions_built_to_be_identifiable():
     assert metrics["conditions"] == ["s0", "s1", "s2", "s3", "s4"]   # 5 labels: no bins
     assert metrics["accuracy_rdm"] == 1.0 and metrics["accuracy_gt"] == 1.0
     assert min(metrics["rdm_reliability"].values()) > 0.8
+    # Shesha per session over all 18 channels: each channel's profile is its own random draw,
+    # so halves of the channels share little geometry; defined (5 conditions) and below 0.9
+    assert sorted(metrics["geometric_stability"]) == [f"sub-01_ses-{s}" for s in ("01", "02", "03")]
+    assert all(-0.5 < v < 0.9 for v in metrics["geometric_stability"].values())
     assert results["accuracy"].sel(lower=0.0, upper=1.0).item() == 1.0
 
 

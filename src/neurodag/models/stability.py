@@ -101,3 +101,14 @@ def shesha(X, n_splits: int = 30, random_state=None, *, metric: str = "cosine",
     valid = scores[np.isfinite(scores)]
     mean = float(valid.mean()) if valid.size else float("nan")
     return (mean, scores) if return_splits else mean
+
+
+def pattern_stability(patterns: xr.DataArray, n_splits: int = 30, random_state=0) -> float:
+    """:func:`shesha` of condition patterns ``(condition, channel[, repeat])`` over all their
+    channels: how consistently the geometry of the conditions is carried across channels
+    (repeats averaged first). NaN when there are fewer than 4 conditions or channels."""
+    if "repeat" in patterns.dims:
+        patterns = patterns.mean("repeat")
+    if patterns.sizes["condition"] < 4 or patterns.sizes["channel"] < 4:
+        return float("nan")
+    return shesha(patterns, n_splits, random_state, sample_dim="condition")

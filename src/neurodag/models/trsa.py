@@ -37,6 +37,7 @@ from scipy.stats import rankdata
 
 from ..errors import InputError
 from . import patterns as _patterns
+from . import stability as _stability
 
 METRICS = ("correlation", "euclidean", "crossnobis")
 DIMS = ("rdm", "condition", "condition2")
@@ -431,7 +432,8 @@ def run(datasets: Sequence[xr.Dataset], *, metric: str = "correlation", lower: f
     metrics : dict
         Counts, conditions, accuracies (``accuracy_rdm`` raw, ``accuracy_gt`` and
         ``accuracy_geodesic`` at (lower, upper), ``best_lu``, ``chance``) and
-        ``rdm_reliability`` (mean Spearman correlation between sessions, per region).
+        ``rdm_reliability`` (mean Spearman correlation between sessions, per region) and
+        ``geometric_stability`` (Shesha of each session's patterns over all its channels).
     """
     if not datasets:
         raise InputError("trsa: no datasets")
@@ -454,9 +456,12 @@ def run(datasets: Sequence[xr.Dataset], *, metric: str = "correlation", lower: f
     if not names:
         raise InputError(f"trsa: no region with >= {min_channels} channels in every session "
                          f"({where[0]})")
-    items = []
+    items, stability = [], {}
     for d, p, m in zip(datasets, pats, maps, strict=True):
         sub, ses = str(d.attrs.get("subject", "")), str(d.attrs.get("session", ""))
+        # Shesha over all of the session's channels (a fixed seed: a summary statistic)
+        v = _stability.pattern_stability(p)
+        stability[f"sub-{sub}_ses-{ses}"] = v if np.isfinite(v) else None
         for r in names:
             items.append(p.sel(channel=m[r]).drop_vars("region", errors="ignore")
                          .assign_coords(subject=sub, session=ses, region=r,
@@ -477,7 +482,7 @@ def run(datasets: Sequence[xr.Dataset], *, metric: str = "correlation", lower: f
                          groups="recording")
     metrics = {"n_sessions": int(sessions.size), "n_regions": len(names), "regions": names,
                "conditions": [str(c) for c in raw["condition"].values], "metric": metric,
-               "lower": lower, "upper": upper}
+               "lower": lower, "upper": upper, "geometric_stability": stability}
     if sessions.size >= 2:
         metrics["rdm_reliability"] = {}
         for r in names:

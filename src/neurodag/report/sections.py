@@ -140,6 +140,10 @@ def trsa(path: Path, fig_dir: Path, link: str) -> dict:
     keys = ("n_rdms", "n_conditions", "chance", "accuracy_rdm", "accuracy_gt",
             "accuracy_geodesic", "best_lu")
     facts = [(k.replace("_", " "), metrics[k]) for k in keys if k in metrics]
+    stab = [v for v in metrics.get("geometric_stability", {}).values() if v is not None]
+    if stab:
+        facts.append(("geometric stability (Shesha, mean over sessions)",
+                      f"{np.mean(stab):.3f}"))
     captions = {"trsa_rdms.png": "RDMs per session and region: raw, geo-topological "
                                  "transform and geodesic variant.",
                 "trsa_lu_accuracy.png": "Region identification across sessions "
