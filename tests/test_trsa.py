@@ -246,7 +246,9 @@ def test_run_gives_rdms_per_session_and_region_and_the_lu_map(eeg_sessions, tmp_
     assert metrics == metrics2
     results.to_netcdf(tmp_path / "trsa.nc", engine="h5netcdf")
     assert xr.open_dataset(tmp_path / "trsa.nc", engine="h5netcdf")["gt"].shape == (8, 10, 10)
-    paths = trsa.plot_report(results, tmp_path)
+    from neurodag.report.papers.trsa import plot_report
+
+    paths = plot_report(results, tmp_path)
     assert [p.name for p in paths] == ["trsa_rdms.png", "trsa_lu_accuracy.png"]
     assert all(p.stat().st_size > 5_000 for p in paths)
 

@@ -21,15 +21,14 @@ Evaluation
     labels (e.g. layers across network seeds, regions across subjects); :func:`lu_grid`:
     that accuracy over the (l, u) grid.
 
-:func:`run` is the library side of the ``trsa`` DAG step; :func:`plot_report` draws its
-report figures.
+:func:`run` is the library side of the ``trsa`` DAG step; its report figures are drawn by
+:func:`neurodag.report.papers.trsa.plot_report`.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import xarray as xr
@@ -504,17 +503,3 @@ def run(datasets: Sequence[xr.Dataset], *, metric: str = "correlation", lower: f
         metrics["note"] = ("no identification: needs >= 2 sessions and >= 2 regions, got "
                            f"{sessions.size} and {len(names)}")
     return results, metrics
-
-
-def plot_report(results: xr.Dataset, out_dir, max_rdms: int = 6) -> list[Path]:
-    """Report figures of :func:`run`, written in ``out_dir``: ``trsa_rdms.png`` (the first
-    ``max_rdms`` RDMs, raw, GT and geodesic) and, when ``results`` has ``accuracy``,
-    ``trsa_lu_accuracy.png``. Returns their paths."""
-    from ..report.papers.trsa import plot_lu_map, plot_rdm_panels
-
-    out_dir = Path(out_dir)
-    paths = [plot_rdm_panels(results, out_dir / "trsa_rdms.png", max_rdms)]
-    if "accuracy" in results:
-        paths.append(plot_lu_map(results["accuracy"], out_dir / "trsa_lu_accuracy.png",
-                                 title="region identification across sessions"))
-    return paths

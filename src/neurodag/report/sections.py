@@ -131,12 +131,12 @@ def trsa(path: Path, fig_dir: Path, link: str) -> dict:
     """Topological RSA of the dataset (``models/trsa/``: ``trsa.nc``, ``metrics.json``)."""
     import json
 
-    from ..models import trsa as model
     from ..store import read_netcdf
+    from .papers.trsa import plot_report
 
     results = read_netcdf(path / "trsa.nc")
     metrics = json.loads((path / "metrics.json").read_text())
-    pngs = model.plot_report(results, fig_dir)
+    pngs = plot_report(results, fig_dir)
     keys = ("n_rdms", "n_conditions", "chance", "accuracy_rdm", "accuracy_gt",
             "accuracy_geodesic", "best_lu")
     facts = [(k.replace("_", " "), metrics[k]) for k in keys if k in metrics]

@@ -385,3 +385,15 @@ def compare(out_dir) -> list[dict]:
                      "published": "topology-sensitive statistics identify layers and stay "
                                   "robust to noise (qualitative)"})
     return rows
+
+
+def plot_report(results, out_dir, max_rdms: int = 6) -> list[Path]:
+    """Report figures of the ``trsa`` step (:func:`neurodag.models.trsa.run`), written in
+    ``out_dir``: ``trsa_rdms.png`` (the first ``max_rdms`` RDMs, raw, GT and geodesic) and,
+    when ``results`` has ``accuracy``, ``trsa_lu_accuracy.png``. Returns their paths."""
+    out_dir = Path(out_dir)
+    paths = [plot_rdm_panels(results, out_dir / "trsa_rdms.png", max_rdms)]
+    if "accuracy" in results:
+        paths.append(plot_lu_map(results["accuracy"], out_dir / "trsa_lu_accuracy.png",
+                                 title="region identification across sessions"))
+    return paths
