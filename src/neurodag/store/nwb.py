@@ -56,9 +56,8 @@ import numpy as np
 import xarray as xr
 from hdmf.backends.hdf5 import H5DataIO
 from hdmf.common import DynamicTable, VectorData
-from hdmf.data_utils import GenericDataChunkIterator
 
-from ..errors import ContractError, InputError
+from ..errors import InputError
 from ..schema import DATA_CHANNEL_TYPES, validate
 from .atomic import atomic_path
 from .nwb_read import (
@@ -70,7 +69,7 @@ from .nwb_read import (
     inspect_nwb,
     read_nwb,
 )
-from .zarrstore import time_chunk
+from .nwb_stream import BUFFER_CHUNKS, GZIP_LEVEL, _streamed, _TimeBlocks  # noqa: F401
 
 __all__ = ["write_nwb", "read_nwb", "inspect_nwb"]
 
@@ -80,55 +79,8 @@ EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 #: Grid of the one-voxel ROI masks, in metres.
 VOXEL_M = 1e-6
 #: Chunks per write buffer (a buffer is what is held in memory at once).
-BUFFER_CHUNKS = 4
-GZIP_LEVEL = 4
-
 _TS_NAMES = {"fmri": "bold", "spikes": "spike_counts"}
 _TS_WHAT = {"fmri": "parcel/ROI BOLD signal", "spikes": "binned spike counts"}
-
-
-class _TimeBlocks(GenericDataChunkIterator):
-    """Yield a (time, column) array (numpy or dask) in blocks of whole rows."""
-
-    def __init__(self, array, *, where: str, names=None, check_finite: bool = True):
-        self._array = array
-        self._where = where
-        self._names = names
-        self._check_finite = check_finite
-        n_times, width = (int(n) for n in array.shape)
-        rows = time_chunk(width, array.dtype.itemsize, n_times)
-        super().__init__(
-            chunk_shape=(rows, width),
-            buffer_shape=(min(n_times, rows * BUFFER_CHUNKS), width),
-        )
-
-    def _get_data(self, selection):
-        block = self._array[selection]
-        block = np.asarray(block.compute() if hasattr(block, "compute") else block)
-        if self._check_finite and not np.isfinite(block).all():
-            bad = ~np.isfinite(block).all(axis=0)
-            cols = np.arange(block.shape[1])[bad] + (selection[1].start or 0)
-            names = [str(self._names[i]) for i in cols[:5]] if self._names is not None else []
-            t0 = selection[0].start or 0
-            raise ContractError(
-                f"{self._where}: signal has NaN or Inf samples "
-                f"(channels {names}, in samples from {t0})"
-            )
-        return block
-
-    def _get_maxshape(self):
-        return tuple(int(n) for n in self._array.shape)
-
-    def _get_dtype(self):
-        return np.dtype(self._array.dtype)
-
-
-def _streamed(array, *, where: str, names=None, check_finite: bool = True,
-              compression: str | None = None) -> H5DataIO:
-    it = _TimeBlocks(array, where=where, names=names, check_finite=check_finite)
-    if compression is None:
-        return H5DataIO(it)
-    return H5DataIO(it, compression="gzip", compression_opts=GZIP_LEVEL, shuffle=True)
 
 
 def write_nwb(ds: xr.Dataset, path, *, compression: str | None = None) -> Path:
