@@ -16,17 +16,7 @@ import pytest
 from neurodag import connectome, provenance, reference
 from neurodag.errors import ContractError, InputError
 
-
-def _mark(name: str):
-    # The lead registers "network" in pyproject; until then fall back to "slow" so that
-    # --strict-markers does not reject the module.
-    try:
-        return getattr(pytest.mark, name)
-    except (AttributeError, pytest.fail.Exception):
-        return pytest.mark.slow
-
-
-network = _mark("network")
+network = pytest.mark.network
 CELLS = ["AVAL", "AVAR", "AIYL", "AIZL"]
 
 

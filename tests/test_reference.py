@@ -27,17 +27,7 @@ from neurodag.reference import REFERENCES, Reference, Session
 from neurodag.reference.eeg import EMOTIV_CHANNELS
 from neurodag.synth.head import montage_positions
 
-
-def _mark(name: str):
-    # The lead registers "network" in pyproject; until then fall back to "slow" so that
-    # --strict-markers does not reject the module.
-    try:
-        return getattr(pytest.mark, name)
-    except (AttributeError, pytest.fail.Exception):
-        return pytest.mark.slow
-
-
-network = _mark("network")
+network = pytest.mark.network
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 # -- a fake wheel ------------------------------------------------------------------------

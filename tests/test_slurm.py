@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -45,17 +44,7 @@ TOOLS = ("munged", "mungekey", "slurmctld", "slurmd", "sbatch", "srun", "squeue"
 SEARCH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
 
 
-def _registered(marker: str) -> bool:
-    ini = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
-    return any(m.split(":")[0].strip() == marker for m in ini.get("markers", []))
-
-
-# `slurm` once pyproject.toml registers it (--strict-markers); slow either way.
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
-
-
-def on_slurm(test):
-    return pytest.mark.slurm(test) if _registered("slurm") else test
 
 
 # -- the cluster -----------------------------------------------------------------------------
@@ -337,7 +326,7 @@ def assert_same_numbers(a: Path, b: Path) -> None:
         np.testing.assert_array_equal(x[name].values, y[name].values, err_msg=f"{a}: {name}")
 
 
-@on_slurm
+@pytest.mark.slurm
 def test_reduced_default_config_runs_through_slurm_and_equals_a_local_run(slurm, tmp_path):
     configfile = tmp_path / "reduced.yaml"
     configfile.write_text(yaml.safe_dump(reduced_config()))

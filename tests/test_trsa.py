@@ -253,6 +253,30 @@ def test_run_gives_rdms_per_session_and_region_and_the_lu_map(eeg_sessions, tmp_
     assert all(p.stat().st_size > 5_000 for p in paths)
 
 
+def test_step_writes_both_files_or_leaves_nothing(eeg_sessions, tmp_path, monkeypatch):
+    from neurodag import store
+    from neurodag.models import trsa_step
+
+    paths = [store.write_signal(d, tmp_path / f"s{k}.zarr") for k, d in enumerate(eeg_sessions)]
+    out = tmp_path / "models" / "trsa"
+    written = trsa_step.run_stores(paths, out, step=0.5)
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "trsa.nc"]
+    assert written["metrics"] == out / "metrics.json"
+    metrics = json.loads((out / "metrics.json").read_text())
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    # A second run that fails while writing keeps the finished folder as it was.
+    monkeypatch.setattr(store, "write_json", fail)
+    with pytest.raises(OSError, match="disk full"):
+        trsa_step.run_stores(paths, out, step=0.5)
+    assert json.loads((out / "metrics.json").read_text()) == metrics
+    with pytest.raises(OSError, match="disk full"):
+        trsa_step.run_stores(paths, tmp_path / "fresh", step=0.5)
+    assert sorted(p.name for p in tmp_path.iterdir() if "fresh" in p.name) == []
+
+
 def _regional_recording(session, rng_signal, profiles, sfreq=100.0, n_events=40):
     """Regions whose channels respond to 5 labels with a region-specific, session-stable
     profile (plus session-specific noise)."""

@@ -11,7 +11,6 @@ candidate can be inspected; ``metrics.json`` holds the scores and names the sele
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -140,12 +139,11 @@ def run_session(raw: str | Path, out_dir: str | Path, *, states=(1, 2, 3, 4, 5),
         "provenance": {"source": str(ds.attrs.get("source", "")), "inputs": {str(raw): ""},
                        "config_digest": config_digest},
     }
-    written: dict[str, Path] = {}
-    try:
+    # All files or none: written into a temporary folder renamed to out_dir at the end.
+    with store.atomic_path(out_dir) as tmp:
+        tmp.mkdir()
         for k, out in fitted.items():
-            written[f"K{k}"] = store.write_netcdf(out, out_dir / f"K{k}.nc")
-        written["metrics"] = store.write_json(metrics, out_dir / "metrics.json")
-    except BaseException:
-        shutil.rmtree(out_dir, ignore_errors=True)
-        raise
-    return written
+            store.write_netcdf(out, tmp / f"K{k}.nc")
+        store.write_json(metrics, tmp / "metrics.json")
+    return {**{f"K{k}": out_dir / f"K{k}.nc" for k in fitted},
+            "metrics": out_dir / "metrics.json"}

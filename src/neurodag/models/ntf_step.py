@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from .. import provenance, store
@@ -24,15 +23,14 @@ def run_stack(stacked_path: str | Path, out_dir: str | Path, *, config_digest: s
     stacked = store.read_dataset(stacked_path).load()
     results, metrics = ntf.run(stacked, progress=_log, **options)
     metrics["options"] = options
-    written: dict[str, Path] = {}
-    try:
+    # All files or none: written into a temporary folder renamed to out_dir at the end.
+    with store.atomic_path(out_dir) as tmp:
+        tmp.mkdir()
         for rank, ds in results.items():
             provenance.stamp(ds, [stacked_path], source=str(stacked_path),
                              config_digest=config_digest)
             ds.attrs["selected"] = int(rank == metrics["rank"])
-            written[f"rank{rank}"] = store.write_netcdf(ds, out_dir / f"rank{rank}.nc")
-        written["metrics"] = store.write_json(metrics, out_dir / "metrics.json")
-    except BaseException:
-        shutil.rmtree(out_dir, ignore_errors=True)
-        raise
-    return written
+            store.write_netcdf(ds, tmp / f"rank{rank}.nc")
+        store.write_json(metrics, tmp / "metrics.json")
+    return {**{f"rank{r}": out_dir / f"rank{r}.nc" for r in results},
+            "metrics": out_dir / "metrics.json"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from .. import provenance, store
@@ -19,10 +18,8 @@ def run_stores(stores, out_dir: str | Path, *, config_digest: str = "", **option
     provenance.stamp(results, paths, source="sessions", config_digest=config_digest)
     metrics["provenance"] = {k: results.attrs[k] for k in ("inputs", "config_digest", "created")}
     metrics["options"] = options
-    try:
-        nc = store.write_netcdf(results, out_dir / "trsa.nc")
-        js = store.write_json(metrics, out_dir / "metrics.json")
-    except BaseException:
-        shutil.rmtree(out_dir, ignore_errors=True)
-        raise
-    return {"results": nc, "metrics": js}
+    with store.atomic_path(out_dir) as tmp:   # both files or neither
+        tmp.mkdir()
+        store.write_netcdf(results, tmp / "trsa.nc")
+        store.write_json(metrics, tmp / "metrics.json")
+    return {"results": out_dir / "trsa.nc", "metrics": out_dir / "metrics.json"}
