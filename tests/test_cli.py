@@ -98,3 +98,25 @@ def test_fit_glmhmm_writes_every_candidate_and_selects_the_true_number_of_states
     path = model["state_path"].values
     agree = max((path == truth).mean(), (path == 1 - truth).mean())
     assert agree > 0.9
+
+
+@pytest.mark.parametrize(("command", "message"), [
+    (["fit-glmhmm", "{store}", "--set", "n_lag=3"],
+     "fit-glmhmm: unknown option 'n_lag'; did you mean 'n_lags'?"),
+    (["trsa", "{store}", "--set", "windw=[0.1, 0.5]"],
+     "trsa: unknown option 'windw'; did you mean 'window'?"),
+    (["figure", "trsa", "--quick", "--set", "checkpint=x"],
+     "figure trsa: unknown option 'checkpint' (it takes no options)"),
+    (["figure", "emg-denoising", "--quick", "--set", "checkpint=x"],
+     "figure emg-denoising: unknown option 'checkpint'; did you mean 'checkpoint'?"),
+])
+def test_a_mistyped_option_is_one_line_naming_it_and_no_output(small_eeg, tmp_path, command,
+                                                                 message):
+    provenance.stamp(small_eeg, [__file__])
+    path = store.write_signal(small_eeg, tmp_path / "raw.zarr")
+    res = run(*[str(path) if a == "{store}" else a for a in command],
+              "--out", str(tmp_path / "out"))
+    assert res.returncode == 2, res.stderr
+    line = res.stderr.strip()
+    assert "\n" not in line and message in line, line
+    assert not (tmp_path / "out").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
@@ -170,3 +171,28 @@ def test_preprocess_option_typo_names_the_dataset(default_config):
     assert _error(default_config).startswith(
         "config: datasets.synth_eeg.preprocess.ica.n_componets: unknown option; "
         "did you mean 'n_components'?")
+
+
+def test_step_digests_change_only_with_what_the_step_reads():
+    base = {"seed": 0, "datasets": {
+        "a": {"modality": "eeg", "source": {"synthetic": "eeg"}, "preprocess": {}},
+        "b": {"modality": "eeg", "source": {"synthetic": "eeg"}}}}
+    gzip = {**base, "nwb": {"compression": "gzip"}}
+    other = json.loads(json.dumps(base))
+    other["datasets"]["b"]["preprocess"] = {"bandpass": [1.0, 30.0]}
+    d = config.dataset_digest
+    assert d(base, "a", "ingest") != d(gzip, "a", "ingest")      # raw.nwb differs
+    assert d(base, "a", "preprocess") == d(gzip, "a", "preprocess")   # reads raw.zarr only
+    assert d(base, "a", "preprocess") == d(other, "a", "preprocess")  # b's options: not a's
+    assert d(base, "b", "preprocess") != d(other, "b", "preprocess")
+    assert d(base, "b", "ingest") == d(other, "b", "ingest")
+
+
+def test_ingest_option_a_reference_reader_does_not_take_is_named_at_config_time():
+    cfg = {"datasets": {"atlas": {"modality": "connectome", "ingest": {"tr": 2.0},
+                                  "source": {"reference": "wormneuroatlas"}}}}
+    with pytest.raises(ConfigError, match=r"^config: datasets\.atlas\.ingest\.tr: not used by "
+                                          r"the reference reader of 'wormneuroatlas'$"):
+        config.check(cfg)
+    cfg["datasets"]["atlas"]["ingest"] = {}
+    config.check(cfg)

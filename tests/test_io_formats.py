@@ -343,3 +343,17 @@ def test_caiman_without_f_dff_idx_or_rate(tmp_path):
         f["data"] = np.zeros(3)
     with pytest.raises(InputError, match="other.h5: not a CaImAn results file"):
         io.read(tmp_path / "other.h5")
+
+
+def test_caiman_groups_that_are_datasets_are_one_line_errors(tmp_path):
+    with h5py.File(tmp_path / "flat.h5", "w") as f:
+        f["estimates"] = np.zeros(3)
+    with pytest.raises(InputError, match="flat.h5: not a CaImAn results file"):
+        io.read(tmp_path / "flat.h5")
+    C = _caiman(tmp_path / "p.h5", fr=None)
+    with h5py.File(tmp_path / "p.h5", "a") as f:
+        del f["params"]
+        f["params"] = np.zeros(2)
+    with pytest.raises(InputError, match="p.h5: no frame rate"):
+        io.read(tmp_path / "p.h5")
+    assert io.read(tmp_path / "p.h5", sfreq=15.0).sizes["channel"] == 3 and C.shape == (6, 100)

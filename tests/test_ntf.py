@@ -239,7 +239,7 @@ def test_rank_below_one_is_an_error(rank):
 def test_unknown_run_option_is_a_config_error():
     from neurodag.errors import ConfigError
 
-    with pytest.raises(ConfigError, match=r"unknown option\(s\) \['windw'\]"):
+    with pytest.raises(ConfigError, match="unknown option 'windw'; did you mean 'window'"):
         ntf.run(xr.Dataset(), windw=3)
 
 

@@ -84,6 +84,18 @@ def _suggest(word: str, options) -> str:
     return f"; did you mean '{match[0]}'?" if match else ""
 
 
+def check_known(where: str, given: Mapping, allowed) -> None:
+    """Raise a one-line :class:`ConfigError` naming the first key of ``given`` that is not
+    in ``allowed``, with the closest valid one (for options passed as keywords, e.g. from
+    ``--set``)."""
+    allowed = sorted(allowed)
+    bad = [k for k in given if k not in allowed]
+    if bad:
+        takes = f"options: {', '.join(allowed)}" if allowed else "it takes no options"
+        raise ConfigError(f"{where}: unknown option {bad[0]!r}{_suggest(bad[0], allowed)} "
+                          f"({takes})")
+
+
 def _describe(value) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -309,8 +321,10 @@ def dataset_digest(config: Mapping, dataset: str, step: str = "ingest") -> str:
     if step not in STEP_KEYS:
         part["analysis"] = {step: entry.get("analyses", {}).get(step)}
         part.pop("analyses", None)
-    return config_digest({"seed": config.get("seed", 0), "nwb": config.get("nwb", {}),
-                          "step": step, "dataset": part})
+    # nwb options shape raw.nwb only, which no later step reads
+    nwb = config.get("nwb", {}) if step == "ingest" else {}
+    return config_digest({"seed": config.get("seed", 0), "nwb": nwb, "step": step,
+                          "dataset": part})
 
 
 # -- semantic checks -------------------------------------------------------------------
@@ -344,6 +358,11 @@ def _check_dataset(name: str, entry: Mapping) -> None:
         if ref is not None and ref.modality != entry["modality"]:
             raise ConfigError(f"config: {key}.reference: '{src['reference']}' holds {ref.modality} "
                               f"data but the dataset's modality is '{entry['modality']}'")
+        if ref is not None:
+            for option in entry.get("ingest", {}):
+                if not reference.accepts(ref.name, option):
+                    raise ConfigError(f"config: datasets.{name}.ingest.{option}: not used by the "
+                                      f"reference reader of '{ref.name}'")
     elif entry["modality"] == "connectome":
         raise ConfigError(f"config: {key}: connectome datasets come from a 'reference' source")
     for extra in src.get("extra", []):
@@ -470,9 +489,9 @@ def homogenize_stores(config: Mapping, dataset: str) -> list[str]:
     entry = config["datasets"][dataset]
     h = entry["homogenize"]
     names = [dataset, *h.get("with", [])]
-    found = {(d, sid) for d in names for sid in sessions(config, d)}
+    found = [(d, sid) for d in names for sid in sessions(config, d)]
     if entry["modality"] != "connectome":
-        return [f"results/{d}/{sid}/clean.zarr" for d in names for sid in sessions(config, d)]
+        return [f"results/{d}/{sid}/clean.zarr" for d, sid in found]
     wanted = h.get("annotations")
     by_id = {}
     for d, sid in sorted(found, key=lambda x: (names.index(x[0]), x[1])):

@@ -213,7 +213,7 @@ def read_caiman(path: Path, side: dict, *, modality: str | None = None,
                          f"({one_line(e)})") from None
     with fh:
         est = fh.get("estimates")
-        if est is None or _dataset(est, "C") is None:
+        if not isinstance(est, h5py.Group) or _dataset(est, "C") is None:
             raise InputError(f"{path}: not a CaImAn results file (no estimates/C)")
         dff = _dataset(est, "F_dff")
         source = dff if dff is not None else _dataset(est, "C")
@@ -222,7 +222,8 @@ def read_caiman(path: Path, side: dict, *, modality: str | None = None,
             raise InputError(f"{path}: {what} must be a non-empty numeric (n_components, "
                              f"n_frames) array, got {source.dtype} {source.shape}")
         n_comp = source.shape[0]
-        fr = _dataset(fh["params"]["data"], "fr") if "params/data" in fh else None
+        pdata = fh.get("params/data") if isinstance(fh.get("params"), h5py.Group) else None
+        fr = _dataset(pdata, "fr") if isinstance(pdata, h5py.Group) else None
         rate = _agree(_rate(None if fr is None else fr[()], str(path), "params/data/fr"),
                       sfreq, str(path), "params/data/fr")
         idx = _dataset(est, "idx_components")

@@ -17,7 +17,7 @@ import numpy as np
 import xarray as xr
 
 from .. import provenance, store
-from ..errors import InputError
+from ..errors import ConfigError, InputError
 
 #: Emission and link by modality, when the config does not say.
 DEFAULTS = {
@@ -92,10 +92,18 @@ def run_session(raw: str | Path, out_dir: str | Path, *, states=(1, 2, 3, 4, 5),
     dict
         ``{"K{k}": path, ..., "metrics": path}``.
     """
+    import inspect
+
+    from ..config import check_known
     from .glmhmm import GLMHMM
     from .glmhmm_data import sequences
     from .glmhmm_select import select_n_states
 
+    accepted = set(inspect.signature(GLMHMM).parameters) - {"n_states"}
+    check_known("fit-glmhmm", params, accepted | {"states", "folds", "sequence_label"})
+    states = [int(k) for k in states]
+    if len(set(states)) != len(states):
+        raise ConfigError(f"fit-glmhmm: states {states} repeat a number of states")
     raw, out_dir = Path(raw), Path(out_dir)
     ds = store.read_signal(raw)
     modality = ds.attrs["modality"]

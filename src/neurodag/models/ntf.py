@@ -34,11 +34,12 @@ import numpy as np
 import xarray as xr
 
 from .. import __version__, provenance
+from ..config import check_known
 from ..errors import ConfigError, InputError
 from . import communities as comm
 from .affinity import AffinityTensor, affinity_tensor, pairs_to_matrix
-from .ntf_hals import CPResult, nncp_hals
-from .ntf_rank import DROP_RATIO, STABILITY_MIN, check_ranks, rank_curve
+from .ntf_hals import CPResult
+from .ntf_rank import DROP_RATIO, STABILITY_MIN, check_ranks, fit_restarts, rank_curve
 
 KERNEL = ("A_ij(w, a) = max(0, mean over the window's samples t of u_i(t) u_j(t)), u = "
           "Savitzky-Golay time derivative scaled to unit RMS per neuron and recording")
@@ -207,9 +208,8 @@ class DynamicConnectome:
             opts.update(m0=None, m1=None)
         t0 = time.perf_counter()
         if self.rank is not None or len(ranks) == 1:
-            best = min((nncp_hals(ten.values, ranks[0], random_state=np.random.default_rng(
-                rng.integers(2**63)), **opts) for _ in range(int(self.n_restarts))),
-                key=lambda f: f.error)
+            best, _ = fit_restarts(ten.values, ranks[0], n_restarts=self.n_restarts, rng=rng,
+                                   **opts)
             self.rank_, self.rank_curve_, self.models_ = ranks[0], None, {ranks[0]: best}
         else:
             self.rank_, self.rank_curve_, self.models_ = rank_curve(
@@ -363,10 +363,7 @@ def run(stacked: xr.Dataset, progress=None, **options) -> tuple[dict[int, xr.Dat
             if dt <= 0:
                 raise ConfigError(f"ntf: {key} needs the stack's 'dt' attribute")
             options[key[:-2]] = max(1, int(round(float(options.pop(key)) / dt)))
-    bad = sorted(set(options) - set(OPTIONS))
-    if bad:
-        raise ConfigError(f"ntf: unknown option(s) {bad}; expected some of {list(OPTIONS)} "
-                          "or window_s/step_s")
+    check_known("ntf", options, OPTIONS)
     model = DynamicConnectome(**options).fit(stacked, progress=progress)
     results = {r: model.to_xarray(r) for r in sorted(model.models_)}
     for ds in results.values():

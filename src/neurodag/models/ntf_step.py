@@ -22,7 +22,7 @@ def run_stack(stacked_path: str | Path, out_dir: str | Path, *, config_digest: s
     stacked_path, out_dir = Path(stacked_path), Path(out_dir)
     stacked = store.read_dataset(stacked_path).load()
     results, metrics = ntf.run(stacked, progress=_log, **options)
-    metrics["options"] = options
+    metrics["given_options"] = options  # as configured; "options" has what was used
     # All files or none: written into a temporary folder renamed to out_dir at the end.
     with store.atomic_path(out_dir) as tmp:
         tmp.mkdir()

@@ -27,6 +27,7 @@ Evaluation
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Sequence
 
@@ -34,6 +35,7 @@ import numpy as np
 import xarray as xr
 from scipy.stats import rankdata
 
+from ..config import check_known
 from ..errors import InputError
 from . import patterns as _patterns
 from . import stability as _stability
@@ -446,6 +448,8 @@ def run(datasets: Sequence[xr.Dataset], *, metric: str = "correlation", lower: f
         if not labels:
             raise InputError(f"trsa: no event label common to all sessions ({where[0]}, ...)")
     opts = dict(pattern_options)
+    _known = _patterns.glm_betas if modality == {"fmri"} else _patterns.epochs
+    check_known("trsa", opts, set(inspect.signature(_known).parameters) - {"ds", "labels"})
     if modality != {"fmri"} and opts.get("time_bins") is None:
         opts["time_bins"] = 5 if len(labels) < 3 else 1
     pats = [_patterns.condition_patterns(d, labels=labels, **opts) for d in datasets]

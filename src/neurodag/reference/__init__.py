@@ -30,12 +30,19 @@ from .registry import READERS, REFERENCES, Reference, Session
 
 __all__ = [
     "REFERENCES", "Reference", "Session", "fetch", "sessions", "read", "ingest_session",
-    "is_complete", "pip_download", "get", "MANIFEST",
+    "is_complete", "pip_download", "get", "MANIFEST", "accepts",
 ]
 
 
 #: Options each of our own readers takes (``io`` sessions take :data:`neurodag.io.OPTIONS`).
 _OPTIONS = {"spkit": {"key"}, "cect": set(), "wormneuroatlas": {"kind", "strain"}}
+
+
+def accepts(name: str, option: str) -> bool:
+    """Whether every session reader of reference ``name`` takes ingest ``option`` (readers
+    of the generic ``neurodag.io`` kind take the options the config schema allows)."""
+    return all(option in _OPTIONS.get(s.reader, {option})
+               for s in REFERENCES[name].sessions.values())
 
 
 def sessions(name: str | Reference) -> dict[str, dict]:

@@ -19,9 +19,11 @@ Each module also has ``compare(out_dir)``: our numbers beside the published ones
 
 from __future__ import annotations
 
+import inspect
 from importlib import import_module
 from pathlib import Path
 
+from ...config import check_known
 from ...errors import InputError
 
 PAPERS = {
@@ -50,6 +52,9 @@ def run(paper: str, out_dir, *, seed: int = 0, quick: bool = False, **options) -
         hint = f"; did you mean '{close[0]}'?" if close else f"; expected one of {list(PAPERS)}"
         raise InputError(f"figure {paper!r} is unknown{hint}")
     module = import_module(f".{PAPERS[paper]}", __name__)
+    accepted = set(inspect.signature(module.run).parameters) - {"out_dir", "seed", "quick",
+                                                                 "progress"}
+    check_known(f"figure {paper}", options, accepted)
     out = module.run(Path(out_dir), seed=seed, quick=quick, progress=_progress, **options)
     return out if isinstance(out, list) else [out]
 
