@@ -87,6 +87,16 @@ def test_negative_baseline_is_one_line():
         preprocess.run(ds)
 
 
+def test_nan_in_neuropil_is_one_line_naming_the_channel():
+    ds = synth.generate("calcium", seed=1, duration=200.0).data.copy()
+    neu = 0.1 * ds["signal"].values
+    neu[50, 2] = np.nan
+    ds["neuropil"] = (("time", "channel"), neu)
+    name = str(ds["channel"].values[2])
+    with pytest.raises(InputError, match=rf"neuropil has NaN or Inf samples \(channels \['{name}'\]\)"):
+        preprocess.run(ds)
+
+
 def test_deconvolved_events_align_with_true_activity(worm):
     pytest.importorskip("oasis", reason="oasis-deconv is not installed")
     sim, _, _ = worm
@@ -109,6 +119,9 @@ def test_deconvolved_events_align_with_true_activity(worm):
     # dF/F three frames after it (the indicator's decay)
     assert abs(best_lag(events)) <= 1 and best_lag(dff) >= 2
     assert qc["deconvolution"]["method"].startswith("OASIS")
+    # a known decay time fixes the AR(1) coefficient: g = exp(-1 / (tau * rate))
+    _, qc = preprocess.run(sim.data, deconvolve=True, tau_decay=1.0)
+    np.testing.assert_allclose(list(qc["deconvolution"]["g"].values()), np.exp(-1 / sfreq))
 
 
 def test_deconvolution_without_the_package_is_a_config_error(monkeypatch, worm):

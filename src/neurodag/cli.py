@@ -79,29 +79,11 @@ def _cmd_preprocess(args) -> None:
         print(f"wrote {kind}: {path}")
 
 
-def _session_stores(paths) -> dict[str, dict[str, Path]]:
-    """``results/{dataset}/{session}/X.zarr`` paths as ``{dataset: {session: path}}``."""
-    out: dict[str, dict[str, Path]] = {}
-    for p in map(Path, paths):
-        out.setdefault(p.parent.parent.name, {})[p.parent.name] = p
-    return out
-
-
 def _cmd_homogenize(args) -> None:
     from . import homogenize
 
-    stores = _session_stores(args.stores)
-    options = _parse_set(args.set)
-    if args.kind == "worms":
-        out = homogenize.worms.run(stores, args.out, config_digest=args.config_digest, **options)
-    elif args.kind == "connectome":
-        flat = {session: p for sessions in stores.values() for session, p in sessions.items()}
-        out = homogenize.connectomes.run_stores(flat, args.out, config_digest=args.config_digest,
-                                                **options)
-    else:
-        flat = {f"{d}/{s}" if len(stores) > 1 else s: p
-                for d, sessions in stores.items() for s, p in sessions.items()}
-        out = homogenize.channels.run(flat, args.out, config_digest=args.config_digest, **options)
+    out = homogenize.run(args.kind, args.stores, args.out, config_digest=args.config_digest,
+                         **_parse_set(args.set))
     print(f"wrote {out}")
 
 

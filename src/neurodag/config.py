@@ -429,6 +429,11 @@ HOMOGENIZE_KEYS = {
     "connectome": {"enabled", "with", "annotations", "alpha"},
     "other": {"enabled", "with", "by", "channels", "sfreq", "interpolate"},
 }
+def homogenize_kind(modality: str) -> str:
+    """The ``neurodag homogenize`` kind for a modality (:data:`neurodag.homogenize.KINDS`)."""
+    return {"calcium": "worms", "connectome": "connectome"}.get(modality, "channels")
+
+
 #: Connectome sessions merged by default: the hermaphrodite wild-type annotations.
 NOT_MERGED_BY_DEFAULT = ("cook2019_male", "functional_unc31")
 

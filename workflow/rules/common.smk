@@ -2,7 +2,7 @@
 import json
 import shlex
 
-from neurodag.config import dataset_digest, homogenize_stores, sessions as discover_sessions
+from neurodag.config import dataset_digest, homogenize_kind as kind_of_homogenize, homogenize_stores, sessions as discover_sessions
 from neurodag.report.papers import PAPERS
 
 wildcard_constraints:
@@ -155,7 +155,7 @@ def homogenize_args(wc):
 
 
 def homogenize_kind(wc):
-    return {"calcium": "worms", "connectome": "connectome"}.get(modality(wc.dataset), "channels")
+    return kind_of_homogenize(modality(wc.dataset))
 
 
 def analyses(dataset):

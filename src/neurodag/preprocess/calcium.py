@@ -76,7 +76,9 @@ def deconvolve(dff: np.ndarray, sfreq: float, tau_decay: float | None) -> tuple[
     gs = []
     for j in range(dff.shape[1]):
         y = np.ascontiguousarray(dff[:, j], dtype=np.float64)
-        kw = {"tau_d": tau_decay, "framerate": sfreq} if tau_decay else {}
+        # A known decay time fixes OASIS' AR(1) coefficient g = exp(-1 / (tau * rate));
+        # otherwise OASIS estimates g from the autocovariance.
+        kw = {"g": (float(np.exp(-1.0 / (tau_decay * sfreq))),)} if tau_decay else {}
         res = oasis_deconvolve(y, penalty=1, **kw)
         out[:, j] = res[1]
         gs.append(float(np.atleast_1d(res[3])[0]))
@@ -96,6 +98,10 @@ def run(ds: xr.Dataset, opts: dict, options_json: str) -> tuple[xr.Dataset, dict
     qc: dict = {"neuropil": None, "dff": None}
     if "neuropil" in ds:
         neu = np.asarray(ds["neuropil"].transpose("time", "channel").values, dtype=np.float64)
+        bad = ~np.isfinite(neu).all(axis=0)
+        if bad.any():
+            raise InputError(f"{name}: neuropil has NaN or Inf samples (channels "
+                             f"{names[bad][:5].tolist()})")
         f = f - opts["neuropil_coef"] * neu
         qc["neuropil"] = {"coefficient": opts["neuropil_coef"]}
     if units == "dF/F":

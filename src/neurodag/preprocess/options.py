@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import importlib
 from collections.abc import Mapping
 
 from ..errors import ConfigError
@@ -108,6 +109,14 @@ def _number(path, value, *, low=None, high=None, low_open=False, integer=False,
             f"<= {high:g}" if high is not None else "")
         _fail(path, f"expected {kind} {rng}, got {given!r}")
     return value
+
+
+def _importable(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
 
 
 def _bool(path, value):
@@ -240,7 +249,10 @@ def _check_calcium(o: dict) -> None:
                                    low_open=True)
     o["baseline_percentile"] = _number("baseline_percentile", o["baseline_percentile"],
                                        low=0, high=100)
-    _bool("deconvolve", o["deconvolve"])
+    if _bool("deconvolve", o["deconvolve"]) and not _importable("oasis.functions"):
+        raise ConfigError("preprocess.deconvolve: needs the package oasis-deconv (GPL-3.0, "
+                          "not a neurodag dependency: pip install oasis-deconv), which is "
+                          "not installed")
     o["tau_decay"] = _number("tau_decay", o["tau_decay"], low=0, low_open=True, nullable=True)
 
 
