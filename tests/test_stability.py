@@ -119,3 +119,15 @@ def test_pattern_stability_is_high_for_geometry_shared_by_all_channels_and_low_f
               for s in range(10)]
     assert abs(np.mean(scores)) < 0.1
     assert np.isnan(pattern_stability(_patterns(shared[:3, :, 0])))   # 3 conditions
+
+
+def test_figures_index_names_the_paper_and_marks_a_quick_setting(tmp_path):
+    from neurodag.report import papers
+
+    folder = tmp_path / "figures" / "geometric-stability"
+    papers.run("geometric-stability", folder, quick=True)
+    index = papers.index_page([folder], tmp_path / "figures" / "index.html")
+    html = index.read_text()
+    assert gs.PAPER in html and "quick setting" in html
+    ours = json.loads((folder / "ring_code.json").read_text())["stability"]
+    assert f"{ours[-1]:.3f}" in html      # topology 1, the last of the sweep

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
-from ..store import atomic_path, read_netcdf, write_json
+from ..store import atomic_path, read_json, read_netcdf, write_json
 from . import style
 
 #: Bins of the state raster (the first sequence, or its start).
@@ -27,7 +26,7 @@ def plot_session(folder: str | Path, out_dir: str | Path, prefix: str) -> dict[s
     Returns ``{"selection" | "states" | "weights": (png, json, caption)}``.
     """
     folder, out_dir = Path(folder), Path(out_dir)
-    metrics = json.loads((folder / "metrics.json").read_text())
+    metrics = read_json(folder / "metrics.json", "metrics.json")
     k = metrics["selected_n_states"]
     model = read_netcdf(folder / f"K{k}.nc")
     return {

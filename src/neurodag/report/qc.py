@@ -13,12 +13,11 @@ A session has QC when ``clean.zarr`` and ``qc.json`` (written by
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..store import read_json
 from . import style
 from .collect import Session, load_window, main_types, open_session
 from .figures import evenly
@@ -38,10 +37,7 @@ def paths(raw_store: str | Path) -> tuple[Path, Path] | None:
 
 
 def read_qc(path: Path) -> dict:
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise InputError(f"{path}: unreadable qc.json ({type(e).__name__})") from None
+    return read_json(path, "qc.json")
 
 
 def facts(qc: dict) -> list[tuple[str, str]]:

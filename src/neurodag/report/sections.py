@@ -17,7 +17,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import InputError
-from ..store import read_dataset, read_signal
+from ..store import read_dataset, read_json, read_signal
 
 
 def _figures(made: Mapping[str, tuple[Path, Path, str]], link: str) -> list[dict]:
@@ -29,7 +29,7 @@ def homogenized(path: Path, fig_dir: Path, link: str) -> dict:
     """Calcium sessions on canonical neurons: coverage and a resampling check."""
     from . import homogenize as figs
 
-    stacked = read_dataset(path).load()
+    stacked = read_dataset(path)   # lazy: the figures read the mask and single traces
     if "neuron" not in stacked.dims:
         return _stacked_channels(stacked, path, fig_dir, link)
     originals = {}
@@ -103,13 +103,11 @@ def connectome(path: Path, fig_dir: Path, link: str) -> dict:
 
 def glmhmm(path: Path, fig_dir: Path, link: str) -> dict:
     """GLM-HMM fits of every session (``models/glmhmm/{session}/``)."""
-    import json
-
     from . import glmhmm as figs
 
     made, rows = {}, []
     for folder in sorted(p for p in path.iterdir() if (p / "metrics.json").is_file()):
-        m = json.loads((folder / "metrics.json").read_text())
+        m = read_json(folder / "metrics.json", "metrics.json")
         for key, fig in figs.plot_session(folder, fig_dir, folder.name).items():
             made[f"{folder.name}/{key}"] = fig
         k = str(m["selected_n_states"])
@@ -129,13 +127,11 @@ def glmhmm(path: Path, fig_dir: Path, link: str) -> dict:
 
 def trsa(path: Path, fig_dir: Path, link: str) -> dict:
     """Topological RSA of the dataset (``models/trsa/``: ``trsa.nc``, ``metrics.json``)."""
-    import json
-
     from ..store import read_netcdf
     from .papers.trsa import plot_report
 
     results = read_netcdf(path / "trsa.nc")
-    metrics = json.loads((path / "metrics.json").read_text())
+    metrics = read_json(path / "metrics.json", "metrics.json")
     pngs = plot_report(results, fig_dir)
     keys = ("n_rdms", "n_conditions", "chance", "accuracy_rdm", "accuracy_gt",
             "accuracy_geodesic", "best_lu")
@@ -161,12 +157,10 @@ def trsa(path: Path, fig_dir: Path, link: str) -> dict:
 
 def ntf(path: Path, fig_dir: Path, link: str) -> dict:
     """Dynamic connectome (``models/ntf/``: ``rank{r}.nc`` and ``metrics.json``)."""
-    import json
-
     from ..models import ntf as model
     from ..store import read_netcdf
 
-    metrics = json.loads((path / "metrics.json").read_text())
+    metrics = read_json(path / "metrics.json", "metrics.json")
     results = {int(p.stem[4:]): read_netcdf(p) for p in sorted(path.glob("rank*.nc"))}
     pngs = model.plot_report(results, metrics, fig_dir)
     chosen = results[int(metrics["rank"])]
@@ -225,4 +219,8 @@ def build(kind: str, path: str | Path, fig_dir: Path, link: str) -> dict:
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such {kind} product")
-    return BUILDERS[kind](path, fig_dir, link)
+    try:
+        return BUILDERS[kind](path, fig_dir, link)
+    except KeyError as e:   # a metrics file or store written by another version, or edited
+        raise InputError(f"{path}: the {kind} product lacks {e.args[0]!r}; rerun its step") \
+            from None

@@ -5,12 +5,12 @@
 >>> store.write_nwb(ds, "raw.nwb"); ds = store.read_nwb("raw.nwb")
 """
 
-from .atomic import atomic_path, write_json
+from .atomic import atomic_path, read_json, write_json
 from .netcdf import read_netcdf, write_netcdf
 from .zarrstore import read_dataset, read_signal, write_dataset, write_signal
 
 __all__ = [
-    "atomic_path", "write_json", "read_dataset", "read_signal", "write_dataset",
+    "atomic_path", "read_json", "write_json", "read_dataset", "read_signal", "write_dataset",
     "write_signal", "write_nwb", "read_nwb", "inspect_nwb", "read_netcdf", "write_netcdf",
 ]
 

@@ -54,6 +54,23 @@ def write_json(obj, path: str | Path) -> Path:
     return path
 
 
+def read_json(path: str | Path, what: str = "JSON file") -> dict:
+    """Read a JSON object; a missing, unreadable or corrupt file is one InputError line."""
+    from ..errors import InputError
+
+    path = Path(path)
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such {what}") from None
+    except (OSError, ValueError) as e:
+        raise InputError(f"{path}: unreadable {what} ({type(e).__name__}: "
+                         f"{' '.join(str(e).split())[:120]})") from None
+    if not isinstance(obj, dict):
+        raise InputError(f"{path}: {what} is not a JSON object")
+    return obj
+
+
 def _json_default(o):
     import numpy as np
 

@@ -68,13 +68,12 @@ def _fmt(value) -> str:
 def index_page(folders, out_html) -> Path:
     """``results/figures/index.html``: every reproduced figure with our numbers beside the
     published ones (each paper module's ``compare``)."""
-    import json
     import os
     from urllib.parse import quote
 
     from ... import __version__
     from ...provenance import now
-    from ...store import atomic_path
+    from ...store import atomic_path, read_json
     from ..pages import CSS, _env, _write_css
 
     out_html = Path(out_html)
@@ -86,10 +85,11 @@ def index_page(folders, out_html) -> Path:
         module = import_module(f".{PAPERS[name]}", __name__)
         rel = quote(Path(os.path.relpath(folder, out_html.parent)).as_posix())
         jsons = sorted(folder.glob("*.json"))
-        attrs = json.loads(jsons[0].read_text()).get("attrs", {}) if jsons else {}
+        numbers = [read_json(p, "figure JSON") for p in jsons]
+        quick = any(d.get("quick", d.get("attrs", {}).get("quick")) for d in numbers)
         rows = [dict(r, ours=_fmt(r["ours"])) for r in module.compare(folder)]
         papers.append({
-            "name": name, "citation": attrs.get("paper", ""), "quick": bool(attrs.get("quick")),
+            "name": name, "citation": module.PAPER, "quick": quick,
             "rows": rows,
             "figures": [{"src": f"{rel}/{quote(p.name)}", "alt": f"{name}: {p.stem}"}
                         for p in sorted(folder.glob("*.png"))],

@@ -39,6 +39,8 @@ from ...models.ntf_plots import draw_affinity, draw_rank_curve
 from ...store import atomic_path, write_json
 from ...synth import communities as planted_mod
 
+PAPER = ("Learning dynamic representations of the functional connectome in neurobiological "
+         "networks (ICLR 2024)")
 MIXING = (0.25, 0.35, 0.45, 0.55, 0.65, 0.75)
 #: Settings of the full run and of the quick one (tests, smoke runs).
 FULL = {"ranks": range(2, 10), "n_restarts": 8, "mixing": MIXING, "n_graphs": 5}

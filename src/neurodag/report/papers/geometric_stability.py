@@ -38,6 +38,7 @@ from ...errors import InputError
 from ...models.stability import shesha
 from ...store import atomic_path, write_json
 
+PAPER = "Geometric Phase Transition Enables Extreme Hippocampal Memory Capacity (Shesha)"
 TOPOLOGIES = (1.0, 0.5, 0.0)
 #: Stability measured in REFERENCES.md for :data:`TOPOLOGIES`.
 REFERENCE_STABILITY = {1.0: 0.83, 0.5: 0.72, 0.0: 0.00}
@@ -140,8 +141,7 @@ def run_experiment(seed: int = 0, quick: bool = False, *, n_repeats: int = 10,
          "distance_error": (("reference_topology", "stored"), dist.mean(2)),
          "distance_error_sd": (("reference_topology", "stored"), dist.std(2))},
         coords={"topology": topo, "reference_topology": list(TOPOLOGIES), "stored": stored},
-        attrs={"paper": "Geometric Phase Transition Enables Extreme Hippocampal Memory "
-                        "Capacity (Shesha)", "seed": seed, "n_repeats": int(n_repeats),
+        attrs={"paper": PAPER, "seed": seed, "n_repeats": int(n_repeats),
                "n_locations": n_locations, "n_neurons": 500, "sigma": 0.075, "noise": 0.2,
                "n_splits": n_splits, "quick": bool(quick),
                "seconds": time.perf_counter() - t0},

@@ -39,6 +39,8 @@ from ...models.glmhmm import GLMHMM
 from ...store import atomic_path, write_json
 from ...synth import spikes
 
+PAPER = ("Li et al. 2024, One-hot Generalized Linear Model for Switching Brain State "
+         "Discovery (ICLR)")
 PRIORS = ("none", "gaussian", "onehot")
 METRICS = ("state_accuracy", "weight_correlation", "adjacency_balanced_accuracy",
            "test_loglik")
@@ -154,8 +156,7 @@ def run_experiment(train_sizes=(1, 2, 3, 5, 10, 20, 30), n_test: int = 20, seed:
     ds = xr.Dataset(
         {n: (("prior", "train_size"), v) for n, v in out.items()},
         coords={"prior": np.asarray(priors, dtype=object), "train_size": sizes},
-        attrs={"paper": "Li et al. 2024, One-hot Generalized Linear Model for Switching "
-                        "Brain State Discovery (ICLR)",
+        attrs={"paper": PAPER,
                "seed": seed, "n_states": n_states, "n_neurons": n_neurons, "n_bins": n_bins,
                "n_test": n_test, "adjacency_threshold": adjacency_threshold,
                "link": params.nonlinearity, "fit_params": json.dumps(fit_params)},

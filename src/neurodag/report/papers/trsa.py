@@ -39,6 +39,7 @@ from ...errors import InputError
 from ...models import trsa
 from ...store import atomic_path, write_json
 
+PAPER = "Lin & Kriegeskorte, The Topology and Geometry of Neural Representations"
 N_STIMULI = 62
 N_LAYERS = 10
 LOWER, UPPER = 0.2, 0.8
@@ -231,8 +232,7 @@ def run_experiment(seed: int = 0, quick: bool = False, *, n_seeds: int = 10,
          "stimulus_accuracy": ("network", np.asarray(info["stimulus_accuracy"])),
          "final_loss": ("network", np.asarray(info["final_loss"]))},
         coords={"variant": list(VARIANTS), "noise_level": levels},
-        attrs={"paper": "Lin & Kriegeskorte, The Topology and Geometry of Neural "
-                        "Representations", "seed": seed, "n_seeds": n_seeds,
+        attrs={"paper": PAPER, "seed": seed, "n_seeds": n_seeds,
                "n_layers": N_LAYERS, "epochs": epochs, "n_stimuli": N_STIMULI,
                "lower": LOWER, "upper": UPPER, "geodesic_lower": GEODESIC_LU[0],
                "geodesic_upper": GEODESIC_LU[1], "n_noise_draws": int(n_noise_draws),
