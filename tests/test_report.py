@@ -487,3 +487,17 @@ def test_real_brainvision_and_kit_recordings(tmp_path):
     assert "mag: 1 row = " in meg_page.read_text() and " fT" in meg_page.read_text()
     for src in p.images:
         assert png_size(meg_page.parent / unquote(src))[0] >= 500
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("{", r"s1/metrics.json: unreadable metrics.json \(JSONDecodeError"),
+    ('{"session": "s1"}', r"glmhmm: the glmhmm product lacks 'selected_n_states'; rerun"),
+])
+def test_a_corrupt_or_incomplete_metrics_file_is_one_line(tmp_path, text, message):
+    from neurodag.report import sections
+
+    folder = tmp_path / "glmhmm" / "s1"
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text(text)
+    with pytest.raises(InputError, match=message):
+        sections.build("glmhmm", tmp_path / "glmhmm", tmp_path / "figs", "figs")
