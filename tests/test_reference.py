@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurodag import io, reference, schema
+from neurodag import reference, schema
 from neurodag.errors import ConfigError, InputError
 from neurodag.io import safe_pickle
 from neurodag.reference import REFERENCES, Reference, Session
@@ -396,8 +396,6 @@ def test_nibabel_file_with_another_hash_is_refused(tmp_path):
 
 
 def test_nibabel_functional_reads_as_power_spheres_at_tr_2s(tmp_path):
-    if "parcellation" not in getattr(io, "OPTIONS", {}):
-        pytest.skip("neurodag.io has no coordinate parcellation")
     reference.fetch("nibabel", tmp_path)
     ds = reference.read("nibabel", "functional", tmp_path)
     assert ds.sizes["time"] == 20 and ds.attrs["sfreq"] == pytest.approx(0.5)

@@ -30,7 +30,7 @@ import numpy as np
 import xarray as xr
 
 from . import __version__, provenance
-from .errors import ContractError, InputError
+from .errors import ContractError, InputError, one_line
 
 SYNAPSES = ("chemical", "electrical", "functional")
 NON_NEGATIVE = ("chemical", "electrical")
@@ -205,7 +205,7 @@ def _load_json(path: Path) -> dict:
     except OSError as e:
         raise InputError(f"{path}: cannot read ({e.strerror or e})") from None
     except (ValueError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: not valid JSON ({' '.join(str(e).split())[:150]})") from None
+        raise InputError(f"{path}: not valid JSON ({one_line(e)})") from None
     if not isinstance(data, dict) or not {"nodes", "connections"} <= set(data):
         raise InputError(f"{path}: expected a cect connectome (JSON object with 'nodes' and "
                          "'connections')")
@@ -325,7 +325,7 @@ def _open_h5(path: Path):
     try:
         return h5py.File(path, "r")
     except OSError as e:
-        raise InputError(f"{path}: not a readable HDF5 file ({' '.join(str(e).split())[:120]})") \
+        raise InputError(f"{path}: not a readable HDF5 file ({one_line(e)})") \
             from None
 
 

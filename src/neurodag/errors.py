@@ -17,3 +17,13 @@ class ConfigError(InputError):
 
 class ContractError(InputError):
     """A Dataset that does not follow the signal contract (see :mod:`neurodag.schema`)."""
+
+
+def one_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception as ``Type: message`` on one line, cut to ``limit`` characters (for
+    wrapping a library's error into one of ours)."""
+    text = "".join(c if c.isprintable() else " " for c in str(exc))  # no binary junk
+    text = " ".join(text.split()) or type(exc).__name__
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return f"{type(exc).__name__}: {text}"

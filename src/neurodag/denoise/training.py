@@ -37,7 +37,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import ConfigError, InputError
+from ..errors import ConfigError, InputError, one_line
 from ..store import atomic_path, write_json
 from . import data as _data
 from . import evaluate as _evaluate
@@ -268,13 +268,13 @@ def load(checkpoint: str | Path, *, device: str = "cpu"):
         state = torch.load(path / "model.pt", map_location=device, weights_only=True)
     except Exception as e:  # torch raises several types for missing or corrupt files
         raise InputError(f"{path / 'model.pt'}: unreadable weights ({type(e).__name__}: "
-                         f"{' '.join(str(e).split())[:160]})") from None
+                         f"{one_line(e)})") from None
     net = _model.build(config["arch"], **config["model"])
     try:
         net.load_state_dict(state)
     except (RuntimeError, TypeError) as e:
         raise InputError(f"{path / 'model.pt'}: weights do not fit the architecture of "
-                         f"config.json ({' '.join(str(e).split())[:160]})") from None
+                         f"config.json ({one_line(e)})") from None
     return net.to(device).eval(), config
 
 

@@ -7,18 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, one_line  # noqa: F401 (one_line: used by the readers)
 
 _ENTITY = re.compile(r"(?:^|_)([a-zA-Z]+)-([a-zA-Z0-9]+)(?=_|\.|$)")
-
-
-def one_line(exc: BaseException, limit: int = 200) -> str:
-    """An exception as ``Type: message`` on one line, cut to ``limit`` characters."""
-    text = "".join(c if c.isprintable() else " " for c in str(exc))  # no binary junk
-    text = " ".join(text.split()) or type(exc).__name__
-    if len(text) > limit:
-        text = text[: limit - 3] + "..."
-    return f"{type(exc).__name__}: {text}"
 
 
 def full_suffix(path: Path) -> str:

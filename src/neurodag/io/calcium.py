@@ -7,8 +7,8 @@ suite2p (a ``plane0`` folder, layout of suite2p's output documentation):
 - ``Fneu.npy`` (same shape) neuropil fluorescence -> an extra variable ``neuropil`` with
   the same ``(time, channel)`` dims. The signal contract has ``signal`` only; neuropil is
   kept beside it because the usual correction (``F - 0.7 * Fneu``) belongs to
-  preprocessing, which then needs both. It is stored in ``raw.zarr``; the NWB archive
-  holds ``signal`` only;
+  preprocessing, which then needs both. It is stored in ``raw.zarr`` and in the NWB
+  archive (a second RoiResponseSeries);
 - ``iscell.npy`` ``(n_rois, 2)``: column 0 is suite2p's cell/not-cell decision (1/0),
   column 1 the classifier's probability. Only cells are kept unless option
   ``include_non_cells`` is true; coordinates ``is_cell`` and ``cell_probability`` are

@@ -24,7 +24,7 @@ import pandas as pd
 import xarray as xr
 
 from .. import provenance
-from ..errors import ConfigError, InputError
+from ..errors import ConfigError, InputError, one_line
 from .cache import MANIFEST, fetch, get, is_complete, pip_download, read_manifest
 from .registry import READERS, REFERENCES, Reference, Session
 
@@ -91,15 +91,7 @@ def _cached_members(ref: Reference, cache_dir: Path) -> dict:
 def _read_io(paths: list[Path], sess: Session, subject: str, session: str, options: dict):
     from .. import io
 
-    try:
-        return io.read(paths, modality=sess.modality, subject=subject, session=session,
-                       **options)
-    except ConfigError:
-        unknown = [k for k in options if k not in getattr(io, "OPTIONS", {})]
-        if unknown:
-            raise InputError(f"{paths[0]}: needs reader option(s) {unknown}, which this "
-                             "installation's neurodag.io does not support") from None
-        raise
+    return io.read(paths, modality=sess.modality, subject=subject, session=session, **options)
 
 
 def read_confounds(path: Path, n_volumes: int) -> pd.DataFrame:
@@ -107,7 +99,7 @@ def read_confounds(path: Path, n_volumes: int) -> pd.DataFrame:
     try:
         values = np.loadtxt(path, ndmin=2)
     except (OSError, ValueError) as e:
-        raise InputError(f"{path}: not a numeric confound table ({' '.join(str(e).split())[:120]})"
+        raise InputError(f"{path}: not a numeric confound table ({one_line(e)})"
                          ) from None
     if values.shape[0] != n_volumes:
         raise InputError(f"{path}: {values.shape[0]} confound rows for {n_volumes} volumes")

@@ -15,7 +15,7 @@ import pandas as pd
 import xarray as xr
 
 from .. import store
-from ..errors import InputError
+from ..errors import InputError, one_line
 from ..schema import CHANNEL_TYPES, DATA_CHANNEL_TYPES, get_events
 
 #: Attributes shown under "provenance", in this order (those present).
@@ -55,11 +55,6 @@ class Session:
         return np.asarray(self.ds[name].values)
 
 
-def _one_line(e: BaseException) -> str:
-    text = " ".join(str(e).split()) or type(e).__name__
-    return text if len(text) <= 200 else text[:197] + "..."
-
-
 def open_session(key: str, path: str | Path) -> Session:
     """Open the contract store of one session lazily and read its events.
 
@@ -73,7 +68,7 @@ def open_session(key: str, path: str | Path) -> Session:
     try:
         events = get_events(ds)
     except Exception as e:  # a broken events array surfaces as any zarr/codec error
-        raise InputError(f"{path}: cannot read events ({type(e).__name__}: {_one_line(e)})") from None
+        raise InputError(f"{path}: cannot read events ({one_line(e)})") from None
     return Session(key=str(key), path=path, ds=ds, events=events)
 
 
@@ -92,7 +87,7 @@ def load_window(session: Session, start: int, stop: int, channels=None) -> xr.Da
         return sig.load()
     except Exception as e:  # zarr and its codecs raise many types for damaged chunks
         raise InputError(
-            f"{session.path}: cannot read samples ({type(e).__name__}: {_one_line(e)})"
+            f"{session.path}: cannot read samples ({one_line(e)})"
         ) from None
 
 

@@ -56,7 +56,7 @@ def write_json(obj, path: str | Path) -> Path:
 
 def read_json(path: str | Path, what: str = "JSON file") -> dict:
     """Read a JSON object; a missing, unreadable or corrupt file is one InputError line."""
-    from ..errors import InputError
+    from ..errors import InputError, one_line
 
     path = Path(path)
     try:
@@ -64,8 +64,7 @@ def read_json(path: str | Path, what: str = "JSON file") -> dict:
     except FileNotFoundError:
         raise InputError(f"{path}: no such {what}") from None
     except (OSError, ValueError) as e:
-        raise InputError(f"{path}: unreadable {what} ({type(e).__name__}: "
-                         f"{' '.join(str(e).split())[:120]})") from None
+        raise InputError(f"{path}: unreadable {what} ({one_line(e)})") from None
     if not isinstance(obj, dict):
         raise InputError(f"{path}: {what} is not a JSON object")
     return obj

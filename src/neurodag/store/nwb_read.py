@@ -32,7 +32,7 @@ import numpy as np
 import xarray as xr
 
 from .. import __version__
-from ..errors import InputError
+from ..errors import InputError, one_line
 from ..schema import CHANNEL_TYPES, build, infer_modality, validate
 from .zarrstore import time_chunk
 
@@ -85,17 +85,12 @@ def read_nwb(path, *, check_values: bool = False) -> xr.Dataset:
         raise
     except OSError as e:  # h5py read errors on a damaged file
         io.close()
-        raise InputError(f"{where}: cannot read the NWB content ({_one_line(e)})") from None
+        raise InputError(f"{where}: cannot read the NWB content ({one_line(e)})") from None
     except BaseException:
         io.close()
         raise
     ds.set_close(io.close)
     return ds
-
-
-def _one_line(e: BaseException) -> str:
-    text = " ".join(str(e).split())
-    return f"{type(e).__name__}: {text[:300]}"
 
 
 def _open(path: Path):
@@ -108,13 +103,13 @@ def _open(path: Path):
     try:
         is_hdf5 = h5py.is_hdf5(path)
     except OSError as e:
-        raise InputError(f"{where}: cannot read ({_one_line(e)})") from None
+        raise InputError(f"{where}: cannot read ({one_line(e)})") from None
     if not is_hdf5:
         raise InputError(f"{where}: not an NWB file (not HDF5)")
     try:
         fh = h5py.File(path, "r")
     except OSError as e:
-        raise InputError(f"{where}: truncated or corrupted HDF5 file ({_one_line(e)})") from None
+        raise InputError(f"{where}: truncated or corrupted HDF5 file ({one_line(e)})") from None
     if "nwb_version" not in fh.attrs:
         fh.close()
         raise InputError(f"{where}: not an NWB file (HDF5 without an nwb_version attribute)")
@@ -126,7 +121,7 @@ def _open(path: Path):
     except Exception as e:  # pynwb/hdmf raise many types for files they cannot map
         if io is not None:
             io.close()
-        raise InputError(f"{where}: not a readable NWB file ({_one_line(e)})") from None
+        raise InputError(f"{where}: not a readable NWB file ({one_line(e)})") from None
 
 
 def _layout(nwbfile) -> dict | None:
