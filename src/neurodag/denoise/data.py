@@ -194,15 +194,9 @@ def _seed_for(seed: int, name: str) -> np.random.Generator:
 
 def resample(x: np.ndarray, sfreq: float, target: float = SFREQ) -> np.ndarray:
     """Resample ``(time, ...)`` from ``sfreq`` to ``target`` (polyphase, anti-aliased)."""
-    from fractions import Fraction
+    from ..homogenize.resample import rational_resample
 
-    from scipy import signal as sps
-
-    if abs(sfreq - target) < 1e-9:
-        return np.asarray(x, dtype=np.float64)
-    ratio = Fraction(float(target) / float(sfreq)).limit_denominator(10000)
-    return sps.resample_poly(np.asarray(x, dtype=np.float64), ratio.numerator,
-                             ratio.denominator, axis=0)
+    return np.asarray(rational_resample(x, sfreq, target, axis=0)[0], dtype=np.float64)
 
 
 def clean_eeg(ds, *, real: bool) -> tuple[np.ndarray, list, np.ndarray, dict]:

@@ -73,11 +73,11 @@ def _windows(h: np.ndarray, L: int, hop: int) -> tuple[np.ndarray, int, int]:
 def _resample(x: np.ndarray, sfreq: float, target: float) -> np.ndarray:
     """Polyphase resampling of ``(channel, time)`` with a short Kaiser FIR (8 taps per
     output sample): the band kept (< 80 Hz) lies far below the filter's transition band."""
-    from fractions import Fraction
+    from ..homogenize.resample import resample_ratio
 
-    if abs(sfreq - target) < 1e-9:
+    ratio = resample_ratio(sfreq, target)
+    if ratio == 1:
         return x
-    ratio = Fraction(float(target) / float(sfreq)).limit_denominator(10000)
     up, down = ratio.numerator, ratio.denominator
     m = max(up, down)
     h = sps.firwin(8 * m + 1, 1.0 / m, window=("kaiser", 5.0))

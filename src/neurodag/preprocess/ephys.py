@@ -223,7 +223,9 @@ def band_label(low, high) -> str:
         return f"{low:g}-{high:g} Hz band-pass"
     if low is not None:
         return f"{low:g} Hz high-pass"
-    return f"{high:g} Hz low-pass"
+    if high is not None:
+        return f"{high:g} Hz low-pass"
+    return "no filter"
 
 
 def notch(raw, freqs: list[float]) -> None:

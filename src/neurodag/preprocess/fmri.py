@@ -34,8 +34,8 @@ import xarray as xr
 from nilearn import signal as nsignal
 from scipy import signal as sps
 
-from ..errors import ConfigError, InputError
-from .ephys import where
+from ..errors import InputError
+from .ephys import band_label, check_band, where
 
 MOTION = ("trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z")
 COMPCOR = tuple(f"a_comp_cor_{i:02d}" for i in range(5))
@@ -86,18 +86,12 @@ def run(ds: xr.Dataset, opts: dict, options_json: str) -> tuple[xr.Dataset, dict
     """Clean one fMRI contract Dataset; see the module docstring."""
     name = where(ds)
     sfreq = float(ds.attrs["sfreq"])
-    low, high = opts["bandpass"]
-    nyq = sfreq / 2.0
-    for edge, value in (("high", high), ("low", low)):
-        if value is not None and value >= nyq:
-            raise ConfigError(
-                f"preprocess.bandpass: {edge} edge {value:g} Hz is at or above the Nyquist "
-                f"frequency ({nyq:g} Hz) of a recording with TR {1 / sfreq:g} s")
+    low, high = check_band(opts["bandpass"], sfreq)
     n = ds.sizes["time"]
     need = min_samples(sfreq, low, high)
     if n < need:
         raise InputError(f"{name}: recording has {n} volumes but the "
-                         f"{_band_text(low, high)} (Butterworth order {ORDER}) needs at least "
+                         f"{band_label(low, high)} (Butterworth order {ORDER}) needs at least "
                          f"{need}")
     x = np.asarray(ds["signal"].values, dtype=np.float64)
     flat = np.ptp(x, axis=0) == 0
@@ -138,7 +132,7 @@ def run(ds: xr.Dataset, opts: dict, options_json: str) -> tuple[xr.Dataset, dict
     qc = {
         "confounds": {"strategy": opts["confounds"], "regressed": cols, "n": len(cols),
                       "note": note},
-        "filters": [{"kind": _band_text(low, high), "low": low, "high": high,
+        "filters": [{"kind": band_label(low, high), "low": low, "high": high,
                      "design": f"Butterworth order {ORDER}, zero phase (nilearn.signal.clean)",
                      "min_volumes": need}],
         "detrend": opts["detrend"], "standardize": std,
@@ -170,13 +164,3 @@ def _fd_summary(fd, source: str, threshold: float) -> dict:
     return {"source": source, "mean": float(v.mean()), "max": float(v.max()),
             "threshold": threshold, "fraction_above": float((v > threshold).mean()),
             "units": "mm"}
-
-
-def _band_text(low, high) -> str:
-    if low is not None and high is not None:
-        return f"{low:g}-{high:g} Hz band-pass"
-    if low is not None:
-        return f"{low:g} Hz high-pass"
-    if high is not None:
-        return f"{high:g} Hz low-pass"
-    return "no filter"
