@@ -97,15 +97,21 @@ def run(out_dir, checkpoint=None, seed: int = 0, quick: bool = False, *,
     """
     out_dir = Path(out_dir)
     say = progress or (lambda s: None)
-    if checkpoint is None:
-        opts = dict(QUICK) if quick else {"cache_dir": cache_dir, "real_dir": real_dir}
-        checkpoint = training.train(out_dir / "model", seed=seed,
-                                    budget="small", progress=progress, **opts)
+    bench = None
+    if checkpoint is None:   # train one here, on a benchmark built once for both uses
+        opts = training.options_for("small", **(dict(QUICK) if quick else
+                                                {"cache_dir": cache_dir, "real_dir": real_dir}))
+        bench = ddata.build(seed, n_synthetic=opts["n_synthetic"], duration=opts["duration"],
+                            cache_dir=opts["cache_dir"], real_dir=opts["real_dir"],
+                            progress=progress)
+        checkpoint = training.train(out_dir / "model", seed=seed, budget="small",
+                                    benchmark=bench, progress=progress, **opts)
     net, config = training.load(checkpoint)
     if config["arch"] != "atat":
         raise InputError(f"{checkpoint}: an {config['arch']!r} checkpoint; the figure compares "
                          "the AT-AT-style denoiser (arch 'atat') with the baselines")
-    bench = _benchmark(config, progress)
+    if bench is None:
+        bench = _benchmark(config, progress)
     t = config["training"]
     say("training the FCNN baseline")
     fcnn_opts = {**{k: t[k] for k in ("n_synthetic", "duration", "cache_dir", "real_dir",
