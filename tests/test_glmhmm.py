@@ -193,6 +193,12 @@ def test_predict_proba_rows_are_distributions_and_agree_with_viterbi(sim, naive_
     path = naive_fit.predict(test[0])
     assert np.mean(post.argmax(1) == path) >= 0.95
     assert isinstance(naive_fit.predict(list(test[:2])), list)
+    # decode is the three in one pass
+    paths, probs, loglik = naive_fit.decode(list(test[:2]))
+    for got, x in zip(paths, test[:2], strict=True):
+        np.testing.assert_array_equal(got, naive_fit.predict(x))
+    np.testing.assert_allclose(probs[0], post, rtol=1e-12)
+    assert loglik == pytest.approx(naive_fit.score(list(test[:2])), rel=1e-12)
 
 
 def test_same_random_state_gives_identical_fits(sim):
@@ -289,7 +295,25 @@ def test_select_n_states_prefers_the_true_number(sim):
     assert (scores.sel(n_states=3) > scores.sel(n_states=1)).all()
     best_blocks, s2 = select_n_states(train[0], (1, 2), n_folds=2, link="sigmoid",
                                       max_iter=5)
-    assert s2.attrs["folds_over"] == "time blocks" and best_blocks in (1, 2)
+    assert s2.attrs["folds_over"] == "time blocks"
+    # one sequence of 1000 bins in two halves is too little for a second state (measured
+    # held-out -0.938 for K=1 vs -0.952 for K=2): the best mean is K=1
+    assert best_blocks == int(s2["n_states"][int(s2.mean("fold").argmax())]) == 1
+
+
+def test_one_standard_error_takes_the_fewest_states_within_one_paired_se():
+    from neurodag.models.glmhmm_step import one_standard_error
+
+    def scores(values):
+        return xr.DataArray(np.asarray(values, float), dims=("n_states", "fold"),
+                            coords={"n_states": [1, 2, 3, 4]})
+
+    # best mean is K=3; K=2 is below it by 0.01 on every fold (paired SE 0): not within
+    assert one_standard_error(scores([[-1.2, -1.3, -1.1], [-1.01, -1.02, -1.03],
+                                      [-1.0, -1.01, -1.02], [-1.05, -1.05, -1.05]])) == 3
+    # K=2 is 0.01 below on average but above on one fold: the paired SE covers it
+    assert one_standard_error(scores([[-1.2, -1.3, -1.1], [-1.03, -1.03, -0.97],
+                                      [-1.0, -1.0, -1.0], [-1.05, -1.05, -1.05]])) == 2
 
 
 # --------------------------------------------------------------------------- bad input

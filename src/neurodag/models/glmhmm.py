@@ -391,6 +391,15 @@ class GLMHMM:
         data, is_list, log_e, lay, P, p0 = self._infer(X)
         return split(hmm.viterbi(log_e, lay, P, p0), data.lengths, is_list)
 
+    def decode(self, X):
+        """One inference pass: (Viterbi paths, posteriors, log-likelihood per bin and neuron),
+        i.e. :meth:`predict`, :meth:`predict_proba` and :meth:`score` of ``X`` together."""
+        data, is_list, log_e, lay, P, p0 = self._infer(X)
+        gamma, _, _, loglik = hmm.forward_backward(log_e, lay, P, p0)
+        paths = split(hmm.viterbi(log_e, lay, P, p0), data.lengths, is_list)
+        probs = split(gamma.cpu().numpy(), data.lengths, is_list)
+        return paths, probs, float(loglik.sum()) / data.X.numel()
+
     # ------------------------------------------------------------------ export
     def to_xarray(self) -> xr.Dataset:
         """The fitted model as a Dataset with named dims (state, post, pre, ...), for .nc."""

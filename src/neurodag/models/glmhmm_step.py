@@ -26,10 +26,10 @@ DEFAULTS = {
 }
 
 
-def _decoded(model, parts: list[xr.DataArray]) -> xr.Dataset:
-    """Viterbi path and posteriors of every sequence, on one concatenated time axis."""
-    paths = model.predict(parts)
-    probs = model.predict_proba(parts)
+def _decoded(model, parts: list[xr.DataArray]) -> tuple[xr.Dataset, float]:
+    """Viterbi path and posteriors of every sequence, on one concatenated time axis, and the
+    log-likelihood per bin and neuron (one inference pass)."""
+    paths, probs, loglik = model.decode(parts)
     paths = paths if isinstance(paths, list) else [paths]
     probs = probs if isinstance(probs, list) else [probs]
     time = np.concatenate([p["time"].values for p in parts])
@@ -38,7 +38,7 @@ def _decoded(model, parts: list[xr.DataArray]) -> xr.Dataset:
         {"state_path": (("time",), np.concatenate(paths).astype(np.int16)),
          "posterior": (("time", "state"), np.concatenate(probs))},
         coords={"time": time, "sequence": ("time", seq)},
-    )
+    ), loglik
 
 
 def _log(message: str) -> None:
@@ -123,9 +123,10 @@ def run_session(raw: str | Path, out_dir: str | Path, *, states=(1, 2, 3, 4, 5),
     for k in states:
         model = GLMHMM(n_states=int(k), **params).fit(parts)
         _log(f"fitted K={int(k)}: {model.n_iter_} EM iterations, converged {model.converged_}")
-        out = xr.merge([model.to_xarray(), _decoded(model, parts)])
-        out.attrs.update(model.to_xarray().attrs, selected=int(k == best),
-                         train_loglik=float(model.score(parts)))
+        params_ds = model.to_xarray()
+        decoded, train_loglik = _decoded(model, parts)
+        out = xr.merge([params_ds, decoded])
+        out.attrs.update(params_ds.attrs, selected=int(k == best), train_loglik=train_loglik)
         provenance.stamp(out, [raw], source=str(ds.attrs.get("source", raw)),
                          config_digest=config_digest)
         fitted[k] = out
