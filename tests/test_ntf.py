@@ -193,8 +193,17 @@ def test_run_on_a_homogenized_stack_gives_named_results_and_plots(tmp_path):
     sim = planted(seed=2, n_neurons=24, n_animals=3, n_epochs=10)
     stacked = _stack(sim)
     results, metrics = ntf.run(stacked, window_s=20.0, ranks=[2, 3, 4, 5], n_restarts=2)
-    assert sorted(results) == [2, 3, 4, 5] and metrics["rank"] in results
+    assert sorted(results) == [2, 3, 4, 5]
+    # the stack path (names, dt -> window in samples, masks) fits what the estimator fits on
+    # the planted traces directly: the same curves, rank and factors
+    direct = ntf.DynamicConnectome(window=60, ranks=[2, 3, 4, 5], n_restarts=2).fit(sim.traces)
+    assert metrics["rank"] == direct.rank_
+    np.testing.assert_allclose(metrics["curve"]["error"], direct.rank_curve_["error"], rtol=1e-6)
+    np.testing.assert_allclose(metrics["curve"]["stability"], direct.rank_curve_["stability"],
+                               atol=1e-6)
     ds = results[metrics["rank"]]
+    np.testing.assert_allclose(ds["affinity"].values,
+                               direct.to_xarray(direct.rank_)["affinity"].values, atol=1e-6)
     assert ds["affinity"].dims == ("factor", "neuron", "neuron2")
     assert ds["temporal"].dims == ("factor", "window")
     assert ds["animal_loading"].dims == ("factor", "animal")
