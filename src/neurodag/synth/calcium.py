@@ -46,6 +46,8 @@ from .common import (
     Simulation,
     callable_module,
     choice,
+    indicator_kernel,
+    ou_noise,
     params_digest,
     positive,
     rngs,
@@ -138,9 +140,7 @@ def generate(*, seed: int = 0, subject: str = "01", session: str = "01",
     drive = latent_fine @ loadings.T + bias
     drive += _ou(rng_session, n_fine, n_ch, tau=2.0) * 0.4
     activity_fine = np.logaddexp(0.0, 3.0 * drive) / 3.0         # softplus, sharpened
-    kernel_t = np.arange(0, 8 * tau_decay, _DT)
-    kernel = np.exp(-kernel_t / tau_decay) - np.exp(-kernel_t / tau_rise)
-    kernel /= kernel.sum()                         # steady activity a gives dF/F a (x gain)
+    kernel = indicator_kernel(_DT, tau_rise, tau_decay)   # steady a gives dF/F a (x gain)
     calcium_fine = fftconvolve(activity_fine, kernel[:, None], axes=0)[:n_fine]
 
     times = np.arange(n_frames) / sfreq
@@ -213,11 +213,7 @@ def _latents(rng, states) -> np.ndarray:
 
 def _ou(rng, n, k, tau) -> np.ndarray:
     """Unit-variance Ornstein-Uhlenbeck noise with time constant ``tau`` (s)."""
-    a = np.exp(-_DT / tau)
-    from scipy.signal import lfilter
-
-    x = lfilter([np.sqrt(1 - a * a)], [1.0, -a], rng.standard_normal((n, k)), axis=0)
-    return x
+    return ou_noise(rng, n, k, tau, _DT)
 
 
 def command_state(name: str) -> int | None:

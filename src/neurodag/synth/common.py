@@ -168,6 +168,29 @@ def truth_attrs(modality: str, params: Mapping, **extra) -> dict:
 
 # -- random signals --------------------------------------------------------------------
 
+def ou_noise(rng: np.random.Generator, n: int, k: int, tau: float, dt: float, *,
+             stationary: bool = False) -> np.ndarray:
+    """``(n, k)`` Ornstein-Uhlenbeck noise, step ``dt`` and time constant ``tau`` (s), unit
+    stationary variance. ``stationary`` draws the first sample from the stationary law
+    (after the innovations); otherwise the process starts from its first innovation."""
+    from scipy.signal import lfilter
+
+    a = np.exp(-dt / tau)
+    u = rng.standard_normal((n, k)) * np.sqrt(1 - a * a)
+    if stationary:
+        u[0] = rng.standard_normal(k)
+    return lfilter([1.0], [1.0, -a], u, axis=0)
+
+
+def indicator_kernel(dt: float, tau_rise: float, tau_decay: float,
+                     length: float | None = None) -> np.ndarray:
+    """Difference-of-exponentials calcium indicator kernel on steps of ``dt`` over ``length``
+    s (default 8 decay times), normalised to sum 1 (steady activity a gives a)."""
+    t = np.arange(0, 8 * tau_decay if length is None else length, dt)
+    kernel = np.exp(-t / tau_decay) - np.exp(-t / tau_rise)
+    return kernel / kernel.sum()
+
+
 def colored_noise(rng: np.random.Generator, n_times: int, sfreq: float, exponent: float,
                   n_signals: int = 1, fmin: float = 0.5) -> np.ndarray:
     """Unit-variance noise with a ``1/f**exponent`` power spectrum above ``fmin``.

@@ -52,6 +52,7 @@ from scipy.signal import fftconvolve
 
 from .. import schema
 from ..errors import InputError
+from .common import indicator_kernel, ou_noise
 
 #: The 26 GABAergic neurons of the hermaphrodite (McIntire et al. 1993).
 GABAERGIC = ("RMEL", "RMER", "RMED", "RMEV", "AVL", "DVB", "RIS",
@@ -136,21 +137,11 @@ def _pulses(rng, n_steps: int, on: np.ndarray) -> np.ndarray:
     return out * on
 
 
-def _ou(rng, n_steps: int, n: int, tau: float = 2.0) -> np.ndarray:
-    a = np.exp(-_DT / tau)
-    noise = rng.standard_normal((n_steps, n)) * np.sqrt(1 - a * a)
-    out = np.empty((n_steps, n))
-    out[0] = rng.standard_normal(n)
-    for t in range(1, n_steps):
-        out[t] = a * out[t - 1] + noise[t]
-    return out
-
-
 def run_network(net: WormNetwork, stimulus: np.ndarray, rng, *, tau: float = 0.5,
                 sigma: float = 0.3, bias: float = 0.0) -> np.ndarray:
     """Euler integration (step 0.05 s) of the rate network for a ``(steps, N)`` input."""
     n_steps, n = stimulus.shape
-    eta = sigma * _ou(rng, n_steps, n)
+    eta = sigma * ou_noise(rng, n_steps, n, 2.0, _DT, stationary=True)
     x = np.zeros((n_steps, n))
     xt = np.zeros(n)
     j = net.coupling
@@ -190,9 +181,7 @@ def simulate(connectome: xr.Dataset, *, n_animals: int = 5, seed: int = 0,
     t_fine = np.arange(n_steps) * _DT
     n = len(net.neurons)
     idx = {nm: i for i, nm in enumerate(net.neurons)}
-    kt = np.arange(0, 8.0, _DT)
-    kernel = np.exp(-kt / 1.0) - np.exp(-kt / 0.2)
-    kernel /= kernel.sum()
+    kernel = indicator_kernel(_DT, 0.2, 1.0)
     recordings, acts, stims, observed = {}, [], [], []
     for a in range(int(n_animals)):
         _, rng = rngs("worm_network", seed, "01", f"{a:02d}")
