@@ -103,7 +103,7 @@ def test_index_and_every_dataset_page_work_offline(chromium, small_run, tmp_path
         _check_page(chromium, reports / unquote(href), tmp_path)
 
 
-def test_a_broken_image_fails_the_check(chromium, small_run, tmp_path):
+def test_a_broken_image_fails_the_check(chromium, tmp_path):
     page = tmp_path / "broken.html"
     page.write_text('<html><body><p>x</p><img src="missing.png"></body></html>')
     with pytest.raises(AssertionError, match="broken img missing.png"):

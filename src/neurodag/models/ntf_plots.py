@@ -11,8 +11,6 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..store import atomic_path
-
 _CMAP = "magma_r"
 
 
@@ -70,8 +68,7 @@ def plot_rank_curve(curve: dict, rank: int, path) -> Path:
     path = Path(path)
     with style.figure(5.0, 3.4) as fig:
         draw_rank_curve(fig.subplots(), curve, rank)
-        with atomic_path(path) as tmp:
-            style.save(fig, tmp)
+        style.save(fig, path)
     return path
 
 
@@ -105,6 +102,5 @@ def plot_factors(ds: xr.Dataset, path, max_factors: int = 8) -> Path:
                                        rotation=60, fontsize=6)
             axes[k, 2].set_ylabel("animal")
         axes[-1, 1].set_xlabel(xlabel)
-        with atomic_path(path) as tmp:
-            style.save(fig, tmp)
+        style.save(fig, path)
     return path

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..store import atomic_path, read_signal, write_json
+from ..store import read_signal, write_json
 from . import style
 
 SECONDS = 6.0
@@ -33,8 +33,7 @@ def plot_session(raw_zarr: Path, denoised_zarr: Path, path: Path) -> tuple[Path,
         ax.set_xlabel("time (s)")
         ax.set_ylabel(f"{eeg[ch]} (µV)")
         ax.legend(frameon=False, fontsize=7, loc="upper right")
-        with atomic_path(path) as tmp:
-            style.save(fig, tmp)
+        style.save(fig, path)
     js = write_json({"channel": eeg[ch], "start_s": float(t[0]),
                      "power_removed_fraction": {c: float(r) for c, r in zip(eeg, removed,
                                                                            strict=True)}},

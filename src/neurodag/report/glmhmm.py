@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..store import atomic_path, read_json, read_netcdf, write_json
+from ..store import read_json, read_netcdf, write_json
 from . import style
 
 #: Bins of the state raster (the first sequence, or its start).
@@ -15,8 +15,7 @@ RASTER_BINS = 2000
 
 
 def _save(fig, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        style.save(fig, tmp)
+    style.save(fig, path)
     return path
 
 

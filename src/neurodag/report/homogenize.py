@@ -24,7 +24,7 @@ import xarray as xr
 
 from ..errors import InputError
 from ..homogenize import connectomes
-from ..store import atomic_path, write_json
+from ..store import write_json
 from . import style
 
 #: Seconds of trace shown by the resampling check.
@@ -32,8 +32,7 @@ RESAMPLING_SECONDS = 60.0
 
 
 def _save(fig, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        style.save(fig, tmp)
+    style.save(fig, path)
     return path
 
 

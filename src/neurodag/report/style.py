@@ -72,6 +72,8 @@ def figure(width: float, height: float):
 
 
 def save(fig: Figure, path) -> None:
-    """Write ``fig`` as PNG under the report style."""
-    with matplotlib.rc_context(RC):
-        fig.savefig(path, format="png", metadata={"Software": None})
+    """Write ``fig`` as PNG under the report style, atomically (temporary name, rename)."""
+    from ..store import atomic_path
+
+    with matplotlib.rc_context(RC), atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", metadata={"Software": None})

@@ -36,7 +36,7 @@ from scipy.optimize import linear_sum_assignment
 from ...models import communities as comm
 from ...models.ntf import DynamicConnectome
 from ...models.ntf_plots import draw_affinity, draw_rank_curve
-from ...store import atomic_path, write_json
+from ...store import write_json
 from ...synth import communities as planted_mod
 
 PAPER = ("Learning dynamic representations of the functional connectome in neurobiological "
@@ -109,8 +109,7 @@ def lfr_experiment(seed: int = 0, quick: bool = False, methods=None) -> dict:
 def _save(fig, path: Path) -> Path:
     from .. import style
 
-    with atomic_path(path) as tmp:
-        style.save(fig, tmp)
+    style.save(fig, path)
     return path
 
 

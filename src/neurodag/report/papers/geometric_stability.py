@@ -36,7 +36,7 @@ from scipy.spatial.distance import cdist
 
 from ...errors import InputError
 from ...models.stability import shesha
-from ...store import atomic_path, write_json
+from ...store import write_json
 
 PAPER = "Geometric Phase Transition Enables Extreme Hippocampal Memory Capacity (Shesha)"
 TOPOLOGIES = (1.0, 0.5, 0.0)
@@ -215,8 +215,7 @@ def plot(results: xr.Dataset, out_dir) -> list[Path]:
             ax.set_title("nearest-neighbour readout")
         ax2.legend(loc="upper left")
         path = out_dir / "ring_code.png"
-        with atomic_path(path) as tmp:
-            style.save(fig, tmp)
+        style.save(fig, path)
     return [path, write_json(results_to_json(results), out_dir / "ring_code.json")]
 
 

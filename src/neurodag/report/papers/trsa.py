@@ -37,7 +37,7 @@ import xarray as xr
 
 from ...errors import InputError
 from ...models import trsa
-from ...store import atomic_path, write_json
+from ...store import write_json
 
 PAPER = "Lin & Kriegeskorte, The Topology and Geometry of Neural Representations"
 N_STIMULI = 62
@@ -288,8 +288,7 @@ def plot_lu_map(acc: xr.DataArray, path, title: str = "identification accuracy")
     with style.figure(4.2, 3.6) as fig:
         ax = fig.subplots()
         fig.colorbar(draw_lu_map(ax, acc, title), ax=ax, label="accuracy")
-        with atomic_path(path) as tmp:
-            style.save(fig, tmp)
+        style.save(fig, path)
     return path
 
 
@@ -319,8 +318,7 @@ def plot_rdm_panels(results: xr.Dataset, path, max_rdms: int = 6) -> Path:
                      shrink=0.8, label="dissimilarity")
         fig.colorbar(im, ax=axes[:, 1:].ravel().tolist(), location="bottom", shrink=0.5,
                      label="transformed")
-        with atomic_path(path) as tmp:
-            style.save(fig, tmp)
+        style.save(fig, path)
     return path
 
 
@@ -337,8 +335,7 @@ def plot(results: xr.Dataset, out_dir) -> list[Path]:
         im = draw_lu_map(ax2, results["accuracy_geodesic"], "layers across seeds: geodesic")
         fig.colorbar(im, ax=[ax1, ax2], label="accuracy (leave one seed out)")
         path = out_dir / "lu_accuracy.png"
-        with atomic_path(path) as tmp:
-            style.save(fig, tmp)
+        style.save(fig, path)
     paths.append(path)
     colors = {"rdm": "#444444", "rank": "#1982c4", "gt": "#e63946", "geodesic": "#2a9d8f"}
     with style.figure(4.6, 3.4) as fig:
@@ -356,8 +353,7 @@ def plot(results: xr.Dataset, out_dir) -> list[Path]:
         ax.set_ylim(0, 1.02)
         ax.legend(loc="upper right")
         path = out_dir / "noise_robustness.png"
-        with atomic_path(path) as tmp:
-            style.save(fig, tmp)
+        style.save(fig, path)
     paths.append(path)
     paths.append(write_json(results_to_json(results), out_dir / "trsa.json"))
     return paths
