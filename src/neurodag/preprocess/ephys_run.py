@@ -36,8 +36,8 @@ def run(ds: xr.Dataset, opts: dict, options_json: str) -> tuple[xr.Dataset, dict
     if not data_names:
         raise InputError(f"{name}: no {modality} data channels (channel types "
                          f"{sorted(set(types))})")
-    data = raw.get_data(picks=data_names)
-    if (np.ptp(data, axis=1) == 0).all():
+    signal = ds["signal"].sel(channel=data_names)   # the input, read again where needed
+    if ((signal.max("time") - signal.min("time")).values == 0).all():
         raise InputError(f"{name}: all {len(data_names)} {modality} channels are flat "
                          "(constant); nothing to preprocess")
     low, high = ephys.check_band(opts["bandpass"], sfreq)
@@ -58,7 +58,7 @@ def run(ds: xr.Dataset, opts: dict, options_json: str) -> tuple[xr.Dataset, dict
         ephys.check_length(raw.n_times, sfreq,
                            [(f"notch at {line:g} Hz", ephys.notch_length(sfreq, freqs))], name)
 
-    raw_in = raw.copy()
+    type_of = dict(zip(raw.ch_names, types, strict=True))
     ephys.notch(raw, freqs)
     fit_base = raw.copy() if opts["ica"]["enabled"] else None
     ephys.bandpass(raw, low, high)
@@ -110,11 +110,11 @@ def run(ds: xr.Dataset, opts: dict, options_json: str) -> tuple[xr.Dataset, dict
         "line_freq": {"value": line, "how": how},
         "filters": _filters_qc(freqs, low, high, sfreq),
         "positions": positions_from,
-        "bad_channels": [dict(channel=n, type=raw_in.get_channel_types([n])[0],
+        "bad_channels": [dict(channel=n, type=type_of[n],
                               action=actions[n], **info) for n, info in bad.items()],
         "reference": reference,
         "ica": qc_ica,
-        "variance_removed": _variance_removed(raw_in, raw, out_data, qc_ica),
+        "variance_removed": _variance_removed(ds, raw, out_data, qc_ica),
         "n_channels": {"in": len(ds["channel"]), "out": len(clean["channel"])},
     }
     return clean, qc
@@ -200,17 +200,22 @@ def _filters_qc(freqs, low, high, sfreq) -> list[dict]:
     return out
 
 
-def _variance_removed(raw_in, raw_out, out_data, qc_ica) -> dict:
+def _variance_removed(ds, raw_out, out_data, qc_ica) -> dict:
     """1 - var(clean)/var(raw) per output data channel (bipolar: vs the raw difference),
-    and its median; the ICA's own share is in ``ica``."""
+    and its median; the ICA's own share is in ``ica``. The input is read one channel at a
+    time from the contract Dataset (no second copy of the recording)."""
     per = {}
-    names_in = raw_in.ch_names
+    names_in = set(ds["channel"].values.astype(str))
+
+    def x_of(name):
+        return np.asarray(ds["signal"].sel(channel=name).values, dtype=np.float64)
+
     for n in out_data:
         if n in names_in:
-            x = raw_in.get_data(picks=[n])[0]
+            x = x_of(n)
         elif "-" in n and all(p in names_in for p in n.split("-", 1)):
             a, c = n.split("-", 1)
-            x = raw_in.get_data(picks=[a])[0] - raw_in.get_data(picks=[c])[0]
+            x = x_of(a) - x_of(c)
         else:
             continue
         y = raw_out.get_data(picks=[n])[0]

@@ -34,8 +34,9 @@ MEGNET_SFREQ, MEGNET_MIN_SAMPLES = 250.0, 15000
 
 
 def fit_copy(raw: mne.io.BaseRaw, modality: str) -> mne.io.BaseRaw:
-    """The copy ICA is fitted on: 1-100 Hz (100 Hz capped below Nyquist), MEG at 250 Hz."""
-    fit = raw.copy()
+    """``raw`` made into what ICA is fitted on, in place (the caller's copy): 1-100 Hz
+    (100 Hz capped below Nyquist), MEG at 250 Hz."""
+    fit = raw
     high = ICA_BAND[1] if ICA_BAND[1] < fit.info["sfreq"] / 2 - 1 else None
     picks = [i for i, t in enumerate(fit.get_channel_types()) if t not in ("stim", "misc")]
     fit.filter(ICA_BAND[0], high, picks=picks, fir_design="firwin", verbose="error")
@@ -84,12 +85,12 @@ def run(raw_out: mne.io.BaseRaw, raw_fit: mne.io.BaseRaw, picks: list[str], moda
         })
     ica.exclude = [c["index"] for c in comps if c["removed"]]
     data_picks = mne.pick_channels(raw_out.ch_names, picks)
-    before = raw_out.get_data(picks=data_picks)
+    before = raw_out._data[data_picks].var(axis=1)   # variances only: no kept copy
     if opts["mode"] == "full" or not ica.exclude:
         ica.apply(raw_out, verbose="error")
     else:
         _apply_targeted(ica, raw_out, data_picks, comps, opts["gate_z"])
-    after = raw_out.get_data(picks=data_picks)
+    after = raw_out._data[data_picks].var(axis=1)
     removed = _fraction_removed(before, after, [raw_out.get_channel_types()[i]
                                                 for i in data_picks])
     _add_patterns_and_excerpts(ica, raw_fit, comps)
@@ -150,10 +151,9 @@ def _eog_ecg(raw_fit, ica, opts) -> dict:
     return out
 
 
-def _fraction_removed(before, after, types) -> dict:
-    """1 - var(after)/var(before): per type (variances summed over channels) and overall
-    (mean of the per-type fractions weighted by channel count)."""
-    vb, va = before.var(axis=1), after.var(axis=1)
+def _fraction_removed(vb, va, types) -> dict:
+    """1 - var(after)/var(before) from per-channel variances: per type (summed over
+    channels) and overall (mean of the per-type fractions weighted by channel count)."""
     types = np.asarray(types)
     per_type = {}
     for t in dict.fromkeys(types.tolist()):
@@ -166,10 +166,10 @@ def _fraction_removed(before, after, types) -> dict:
 def _add_patterns_and_excerpts(ica, raw_fit, comps) -> None:
     """Mixing pattern per channel and a short time course of each component (for the report)."""
     patterns = ica.get_components()  # (n_channels, n_components)
-    src = ica.get_sources(raw_fit).get_data()
     sfreq = raw_fit.info["sfreq"]
     step = max(1, int(round(sfreq / EXCERPT_HZ)))
-    n = int(min(src.shape[1], EXCERPT_S * sfreq))
+    n = int(min(raw_fit.n_times, EXCERPT_S * sfreq))
+    src = ica.get_sources(raw_fit, start=0, stop=n).get_data()   # the excerpt only
     for c in comps:
         k = c["index"]
         x = src[k, :n:step]
@@ -210,19 +210,17 @@ def _apply_targeted(ica, raw_out, data_picks, comps, z) -> None:
     as in RELAX, Bailey et al. 2023). Components flagged for continuous artifacts (heart,
     line and channel noise) are active most of the time and so are removed almost fully.
     """
+    # A component's contribution to the channels is linear: its (pre-whitened) mixing
+    # column times its source, which is what ica.apply(exclude=[k]) subtracts; computed so,
+    # no copy of the recording is made per component.
     sources = ica.get_sources(raw_out).get_data()
-    data = raw_out.get_data()
-    removed = np.zeros_like(data[data_picks])
+    mixing = ica.pre_whitener_[:, :1] * ica.get_components()     # (ica channels, comps), V/T
+    row = {n: i for i, n in enumerate(ica.ch_names)}
+    names = [raw_out.ch_names[i] for i in data_picks]
+    target = np.asarray([data_picks[j] for j, n in enumerate(names) if n in row])
+    rows = np.asarray([row[n] for n in names if n in row])
     sfreq = raw_out.info["sfreq"]
-    exclude, ica.exclude = list(ica.exclude), []  # apply() adds its argument to ica.exclude
-    try:
-        for k in exclude:
-            part = raw_out.copy()
-            ica.apply(part, exclude=[k], verbose="error")
-            g = gate(sources[k], sfreq, z)
-            removed += (data[data_picks] - part.get_data(picks=data_picks)) * g
-            comps[k]["active_fraction"] = float(g.mean())
-    finally:
-        ica.exclude = exclude
-    data[data_picks] -= removed
-    raw_out._data[:] = data
+    for k in ica.exclude:
+        g = gate(sources[k], sfreq, z)
+        raw_out._data[target] -= np.outer(mixing[rows, k], sources[k] * g)
+        comps[k]["active_fraction"] = float(g.mean())
