@@ -80,9 +80,9 @@ def _cmd_preprocess(args) -> None:
 
 
 def _cmd_homogenize(args) -> None:
-    from . import homogenize
+    from .homogenize import step
 
-    out = homogenize.run(args.kind, args.stores, args.out, config_digest=args.config_digest,
+    out = step.run(args.kind, args.stores, args.out, config_digest=args.config_digest,
                          **_parse_set(args.set))
     print(f"wrote {out}")
 

@@ -10,7 +10,6 @@ suggest the closest valid key for a typo, like MNE-BIDS-Pipeline::
 from __future__ import annotations
 
 import copy
-import difflib
 import glob
 import re
 import zlib
@@ -22,7 +21,8 @@ import jsonschema
 import numpy as np
 import yaml
 
-from .errors import ConfigError
+from .errors import ConfigError, check_known  # noqa: F401
+from .errors import suggest as _suggest
 from .provenance import config_digest
 
 #: The schema shipped with the workflow (config/schema.yaml); found relative to the repo.
@@ -79,21 +79,6 @@ def _path(parts) -> str:
     return ".".join(str(p) for p in parts) or "(top level)"
 
 
-def _suggest(word: str, options) -> str:
-    match = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
-    return f"; did you mean '{match[0]}'?" if match else ""
-
-
-def check_known(where: str, given: Mapping, allowed) -> None:
-    """Raise a one-line :class:`ConfigError` naming the first key of ``given`` that is not
-    in ``allowed``, with the closest valid one (for options passed as keywords, e.g. from
-    ``--set``)."""
-    allowed = sorted(allowed)
-    bad = [k for k in given if k not in allowed]
-    if bad:
-        takes = f"options: {', '.join(allowed)}" if allowed else "it takes no options"
-        raise ConfigError(f"{where}: unknown option {bad[0]!r}{_suggest(bad[0], allowed)} "
-                          f"({takes})")
 
 
 def _describe(value) -> str:
@@ -430,7 +415,7 @@ HOMOGENIZE_KEYS = {
     "other": {"enabled", "with", "by", "channels", "sfreq", "interpolate"},
 }
 def homogenize_kind(modality: str) -> str:
-    """The ``neurodag homogenize`` kind for a modality (:data:`neurodag.homogenize.KINDS`)."""
+    """The ``neurodag homogenize`` kind for a modality (:data:`neurodag.homogenize.step.KINDS`)."""
     return {"calcium": "worms", "connectome": "connectome"}.get(modality, "channels")
 
 

@@ -3,7 +3,7 @@ import json
 import shlex
 
 from neurodag.config import dataset_digest, homogenize_kind as kind_of_homogenize, homogenize_stores, sessions as discover_sessions
-from neurodag.report.papers import PAPERS
+from neurodag.report.papers import PAPERS, needs as figure_needs
 
 wildcard_constraints:
     dataset="[A-Za-z][A-Za-z0-9_-]*",
@@ -210,17 +210,10 @@ QUICK = config["figures"]["quick"]
 
 def figure_inputs(wc):
     """What a paper's figure reads besides its own simulation."""
-    if wc.paper == "dynamic-connectome":
-        return {"cect": f"{REFERENCE_CACHE}/cect"}
-    if wc.paper == "emg-denoising" and not QUICK:
-        return {"model": "results/models/denoiser_default", "spkit": f"{REFERENCE_CACHE}/spkit"}
-    return {}
+    return figure_needs(wc.paper, quick=QUICK, reference_cache=REFERENCE_CACHE)[0]
 
 
-def figure_args(wc, input):
+def figure_args(wc):
+    options = figure_needs(wc.paper, quick=QUICK, reference_cache=REFERENCE_CACHE)[1]
     args = ["--seed", str(config["seed"])] + (["--quick"] if QUICK else [])
-    if "cect" in input.keys():
-        args += ["--set", f"cache_dir={REFERENCE_CACHE}"]
-    if "model" in input.keys():
-        args += ["--set", f"checkpoint={input.model}", "--set", f"cache_dir={REFERENCE_CACHE}"]
-    return shlex.join(args)
+    return shlex.join(args + _set_args(options))

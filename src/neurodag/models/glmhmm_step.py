@@ -94,7 +94,7 @@ def run_session(raw: str | Path, out_dir: str | Path, *, states=(1, 2, 3, 4, 5),
     """
     import inspect
 
-    from ..config import check_known
+    from ..errors import check_known
     from .glmhmm import GLMHMM
     from .glmhmm_data import sequences
     from .glmhmm_select import select_n_states

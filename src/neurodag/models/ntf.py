@@ -34,8 +34,7 @@ import numpy as np
 import xarray as xr
 
 from .. import __version__, provenance
-from ..config import check_known
-from ..errors import ConfigError, InputError
+from ..errors import ConfigError, InputError, check_known
 from . import communities as comm
 from .affinity import AffinityTensor, affinity_tensor, pairs_to_matrix
 from .ntf_hals import CPResult

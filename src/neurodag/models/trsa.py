@@ -35,8 +35,7 @@ import numpy as np
 import xarray as xr
 from scipy.stats import rankdata
 
-from ..config import check_known
-from ..errors import InputError
+from ..errors import InputError, check_known
 from . import patterns as _patterns
 from . import stability as _stability
 

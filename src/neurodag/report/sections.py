@@ -29,7 +29,7 @@ def homogenized(path: Path, fig_dir: Path, link: str) -> dict:
     """Calcium sessions on canonical neurons: coverage and a resampling check."""
     from . import homogenize as figs
 
-    stacked = read_dataset(path)   # lazy: the figures read the mask and single traces
+    stacked = read_dataset(path).load()
     if "neuron" not in stacked.dims:
         return _stacked_channels(stacked, path, fig_dir, link)
     originals = {}

@@ -23,8 +23,7 @@ import inspect
 from importlib import import_module
 from pathlib import Path
 
-from ...config import check_known
-from ...errors import InputError
+from ...errors import InputError, check_known
 
 PAPERS = {
     "onehot-glmhmm": "onehot_glmhmm",
@@ -39,6 +38,19 @@ def _progress(message: str) -> None:
     import datetime as dt
 
     print(f"{dt.datetime.now():%H:%M:%S} {message}", flush=True)
+
+
+def needs(paper: str, *, quick: bool, reference_cache: str,
+          models: str = "results/models") -> tuple[dict[str, str], dict[str, str]]:
+    """What ``paper``'s figure reads besides its own simulation: ``(inputs, options)``, the
+    files (``{name: path}``, for the DAG) and the :func:`run` options that point at them."""
+    if paper == "dynamic-connectome":       # the C. elegans demonstration: Cook 2019 (cect)
+        return {"cect": f"{reference_cache}/cect"}, {"cache_dir": reference_cache}
+    if paper == "emg-denoising" and not quick:   # the full-size checkpoint, real EEG (spkit)
+        model = f"{models}/denoiser_default"
+        return ({"model": model, "spkit": f"{reference_cache}/spkit"},
+                {"checkpoint": model, "cache_dir": reference_cache})
+    return {}, {}
 
 
 def run(paper: str, out_dir, *, seed: int = 0, quick: bool = False, **options) -> list[Path]:
