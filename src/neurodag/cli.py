@@ -83,7 +83,7 @@ def _cmd_homogenize(args) -> None:
     from .homogenize import step
 
     out = step.run(args.kind, args.stores, args.out, config_digest=args.config_digest,
-                         **_parse_set(args.set))
+                   **_parse_set(args.set))
     print(f"wrote {out}")
 
 
