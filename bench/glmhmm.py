@@ -142,8 +142,8 @@ def _simulate(seed=0, S=5, N=20, T=2000, n_train=30, n_test=20):
 def bench_vs_dynamax(args):
     import torch
 
-    from neurodag.models import glm_emissions as glm
     from neurodag.models.glmhmm import GLMHMM
+    from neurodag.models.glmhmm import emissions as glm
 
     torch.set_num_threads(args.threads)
     params, train, test, _ = _simulate()

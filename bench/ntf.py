@@ -4,7 +4,7 @@ Run by hand (not a test): ``python bench/ntf.py [--quick]``. The tensor is the a
 tensor of a planted simulation with N = 300 neurons, W = 100 windows, A = 10 animals
 (``N (N - 1) / 2 = 44850`` neuron pairs x 100 x 10), factorised at rank 10 by
 
-- ``ours``: :func:`neurodag.models.ntf_hals.nncp_hals` (random init, seed 0, defaults);
+- ``ours``: :func:`neurodag.models.ntf.hals.nncp_hals` (random init, seed 0, defaults);
 - ``tensorly``: :func:`tensorly.decomposition.non_negative_parafac_hals` with its defaults
   (SVD init, 100 iterations, tol 1e-7);
 - ``tensortools``: ``tensortools.ncp_hals`` (random init, seed 0, defaults: tol 1e-5, 500
@@ -42,7 +42,7 @@ print(json.dumps({"seconds": secs, "n_iter": len(res.obj_hist)}))
 
 
 def make_tensor(n_neurons: int, n_windows: int, n_animals: int, seed: int = 0) -> np.ndarray:
-    from neurodag.models.affinity import affinity_tensor
+    from neurodag.models.ntf.affinity import affinity_tensor
     from neurodag.synth.communities import planted
 
     epoch = 40
@@ -62,7 +62,7 @@ def rel_error(x: np.ndarray, factors, weights=None) -> float:
 
 
 def run_ours(x, rank):
-    from neurodag.models.ntf_hals import nncp_hals
+    from neurodag.models.ntf.hals import nncp_hals
 
     t = time.perf_counter()
     res = nncp_hals(x, rank, random_state=0)

@@ -7,7 +7,7 @@ import pytest
 
 from neurodag import schema
 from neurodag.errors import ConfigError, InputError
-from neurodag.models import communities as comm
+from neurodag.models.ntf import communities as comm
 from neurodag.synth.communities import lfr_weighted, planted
 
 

@@ -12,10 +12,9 @@ from scipy.optimize import minimize
 from scipy.special import gammaln
 
 from neurodag.errors import InputError
-from neurodag.models import glm_emissions as glm
-from neurodag.models import hmm
-from neurodag.models.glmhmm import GLMHMM
-from neurodag.models.glmhmm_select import select_n_states
+from neurodag.models.glmhmm import GLMHMM, hmm
+from neurodag.models.glmhmm import emissions as glm
+from neurodag.models.glmhmm.select import select_n_states
 from neurodag.synth import spikes
 
 torch.set_num_threads(1)
@@ -302,7 +301,7 @@ def test_select_n_states_prefers_the_true_number(sim):
 
 
 def test_one_standard_error_takes_the_fewest_states_within_one_paired_se():
-    from neurodag.models.glmhmm_step import one_standard_error
+    from neurodag.models.glmhmm.step import one_standard_error
 
     def scores(values):
         return xr.DataArray(np.asarray(values, float), dims=("n_states", "fold"),
@@ -377,7 +376,7 @@ def test_paper_experiment_quick_setting_writes_figure_and_numbers(tmp_path):
 
 
 def test_contract_dataset_is_cut_into_its_sequences_and_fitted():
-    from neurodag.models.glmhmm_data import sequences
+    from neurodag.models.glmhmm.data import sequences
 
     sim = spikes.generate(seed=0, n_sequences=3, n_bins=300, n_neurons=4, n_states=2)
     parts = sequences(sim.data)

@@ -10,11 +10,11 @@ from neurodag import schema
 from neurodag.errors import InputError
 from neurodag.homogenize import canonical_neurons, worms
 from neurodag.models import ntf
-from neurodag.models.affinity import affinity_tensor, pair_index, pairs_to_matrix
-from neurodag.models.communities import nmi
 from neurodag.models.ntf import DynamicConnectome
-from neurodag.models.ntf_hals import CPResult, congruence, nncp_hals
-from neurodag.models.ntf_rank import select_rank
+from neurodag.models.ntf.affinity import affinity_tensor, pair_index, pairs_to_matrix
+from neurodag.models.ntf.communities import nmi
+from neurodag.models.ntf.hals import CPResult, congruence, nncp_hals
+from neurodag.models.ntf.rank import select_rank
 from neurodag.report.papers.dynamic_connectome import match_factors
 from neurodag.synth.communities import planted
 

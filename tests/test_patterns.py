@@ -5,7 +5,7 @@ import pytest
 
 from neurodag import schema, synth
 from neurodag.errors import InputError
-from neurodag.models import patterns
+from neurodag.models.rsa import patterns
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 import xarray as xr
 
 from neurodag.errors import InputError
-from neurodag.models.stability import shesha
+from neurodag.models.rsa.stability import shesha
 from neurodag.report.papers import geometric_stability as gs
 
 
@@ -106,7 +106,7 @@ def _patterns(x):
 
 
 def test_pattern_stability_is_high_for_geometry_shared_by_all_channels_and_low_for_none():
-    from neurodag.models.stability import pattern_stability
+    from neurodag.models.rsa.stability import pattern_stability
 
     rng = np.random.default_rng(0)
     # 12 conditions on a 2-D latent geometry that every one of 40 channels mixes, 3 noisy repeats

@@ -9,7 +9,7 @@ import xarray as xr
 
 from neurodag import schema, synth
 from neurodag.errors import InputError
-from neurodag.models import trsa
+from neurodag.models.rsa import trsa
 
 
 def _rdms(vectors, n=None, **coords) -> xr.DataArray:
@@ -255,7 +255,7 @@ def test_run_gives_rdms_per_session_and_region_and_the_lu_map(eeg_sessions, tmp_
 
 def test_step_writes_both_files_or_leaves_nothing(eeg_sessions, tmp_path, monkeypatch):
     from neurodag import store
-    from neurodag.models import trsa_step
+    from neurodag.models.rsa import step as trsa_step
 
     paths = [store.write_signal(d, tmp_path / f"s{k}.zarr") for k, d in enumerate(eeg_sessions)]
     out = tmp_path / "models" / "trsa"

@@ -88,7 +88,7 @@ def _cmd_homogenize(args) -> None:
 
 
 def _cmd_fit_glmhmm(args) -> None:
-    from .models import glmhmm_step
+    from .models.glmhmm import step as glmhmm_step
 
     outputs = glmhmm_step.run_session(args.input, args.out, config_digest=args.config_digest,
                                       **_parse_set(args.set))
@@ -96,7 +96,7 @@ def _cmd_fit_glmhmm(args) -> None:
 
 
 def _cmd_trsa(args) -> None:
-    from .models import trsa_step
+    from .models.rsa import step as trsa_step
 
     outputs = trsa_step.run_stores(args.stores, args.out, config_digest=args.config_digest,
                                    **_parse_set(args.set))
@@ -113,7 +113,7 @@ def _cmd_figure(args) -> None:
 
 
 def _cmd_fit_ntf(args) -> None:
-    from .models import ntf_step
+    from .models.ntf import step as ntf_step
 
     outputs = ntf_step.run_stack(args.input, args.out, config_digest=args.config_digest,
                                  **_parse_set(args.set))

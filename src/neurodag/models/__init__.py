@@ -1,5 +1,7 @@
-"""Models fitted to neural data: GLM-HMM (:mod:`neurodag.models.glmhmm`), and more to come.
+"""Models fitted to neural data, one subpackage per family: :mod:`.glmhmm` (GLM-HMM),
+:mod:`.ntf` (dynamic connectome by tensor factorization) and :mod:`.rsa` (topological RSA
+and geometric stability).
 
-Modules are imported on demand (``from neurodag.models.glmhmm import GLMHMM``) so that
+Subpackages are imported on demand (``from neurodag.models.glmhmm import GLMHMM``) so that
 importing :mod:`neurodag.models` does not load torch.
 """

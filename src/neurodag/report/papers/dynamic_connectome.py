@@ -33,9 +33,9 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from ...models import communities as comm
 from ...models.ntf import DynamicConnectome
-from ...models.ntf_plots import draw_affinity, draw_rank_curve
+from ...models.ntf import communities as comm
+from ...report.ntf import draw_affinity, draw_rank_curve
 from ...store import write_json
 from ...synth import communities as planted_mod
 

@@ -10,7 +10,7 @@ ring's order); additive Gaussian noise of sd 0.2, clipped at 0.
 Two measures against ``topology``:
 
 ``stability``
-    Feature-split Shesha (:func:`neurodag.models.stability.shesha`, 30 splits) of one noisy
+    Feature-split Shesha (:func:`neurodag.models.rsa.stability.shesha`, 30 splits) of one noisy
     presentation of ``n_locations`` (200) equally spaced locations, mean and sd over
     ``n_repeats`` simulations. REFERENCES.md measured 0.83 / 0.72 / 0.00 for topology
     1 / 0.5 / 0.
@@ -35,7 +35,7 @@ import xarray as xr
 from scipy.spatial.distance import cdist
 
 from ...errors import InputError
-from ...models.stability import shesha
+from ...models.rsa.stability import shesha
 from ...store import write_json
 
 PAPER = "Geometric Phase Transition Enables Extreme Hippocampal Memory Capacity (Shesha)"

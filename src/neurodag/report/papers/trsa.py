@@ -9,7 +9,7 @@ are the stimuli; each layer's responses to them (after its ReLU; the class map a
 pooled logits for layers 9 and 10) give one correlation-distance RDM per (layer, seed).
 Layers are then identified across seeds: leave-one-seed-out nearest-centroid
 classification of the (transformed) RDMs into the 10 layers
-(:func:`neurodag.models.trsa.identify`, chance 0.1).
+(:func:`neurodag.models.rsa.trsa.identify`, chance 0.1).
 
 - ``accuracy`` / ``accuracy_geodesic`` (lower, upper): accuracy of ``GT_{l,u}`` and of
   geodesic RDMs over l = 0:0.05:1, u >= l.
@@ -36,7 +36,7 @@ import numpy as np
 import xarray as xr
 
 from ...errors import InputError
-from ...models import trsa
+from ...models.rsa import trsa
 from ...store import write_json
 
 PAPER = "Lin & Kriegeskorte, The Topology and Geometry of Neural Representations"
@@ -268,7 +268,7 @@ def results_to_json(results: xr.Dataset) -> dict:
 
 
 def draw_lu_map(ax, acc: xr.DataArray, title: str = "identification accuracy"):
-    """Draw an (lower, upper) accuracy grid (:func:`~neurodag.models.trsa.lu_grid`) on ``ax``."""
+    """Draw an (lower, upper) accuracy grid (:func:`~neurodag.models.rsa.trsa.lu_grid`) on ``ax``."""
     v = acc["upper"].values
     h = (v[1] - v[0]) / 2 if v.size > 1 else 0.5
     im = ax.imshow(acc.values.T, origin="lower", cmap="magma", vmin=0, vmax=1,
@@ -293,7 +293,7 @@ def plot_lu_map(acc: xr.DataArray, path, title: str = "identification accuracy")
 
 
 def plot_rdm_panels(results: xr.Dataset, path, max_rdms: int = 6) -> Path:
-    """RDMs of :func:`neurodag.models.trsa.run` (rows) raw, GT and geodesic (columns)."""
+    """RDMs of :func:`neurodag.models.rsa.trsa.run` (rows) raw, GT and geodesic (columns)."""
     from .. import style
 
     path = Path(path)
@@ -384,7 +384,7 @@ def compare(out_dir) -> list[dict]:
 
 
 def plot_report(results, out_dir, max_rdms: int = 6) -> list[Path]:
-    """Report figures of the ``trsa`` step (:func:`neurodag.models.trsa.run`), written in
+    """Report figures of the ``trsa`` step (:func:`neurodag.models.rsa.trsa.run`), written in
     ``out_dir``: ``trsa_rdms.png`` (the first ``max_rdms`` RDMs, raw, GT and geodesic) and,
     when ``results`` has ``accuracy``, ``trsa_lu_accuracy.png``. Returns their paths."""
     out_dir = Path(out_dir)

@@ -63,7 +63,7 @@ def draw_rank_curve(ax, curve: dict, rank: int):
 
 
 def plot_rank_curve(curve: dict, rank: int, path) -> Path:
-    from ..report import style
+    from . import style
 
     path = Path(path)
     with style.figure(5.0, 3.4) as fig:
@@ -80,7 +80,7 @@ def _x_axis(ds: xr.Dataset):
 
 def plot_factors(ds: xr.Dataset, path, max_factors: int = 8) -> Path:
     """One row per factor: affinity matrix by community, temporal loading, animal loading."""
-    from ..report import style
+    from . import style
 
     path = Path(path)
     n = min(ds.sizes["factor"], int(max_factors))

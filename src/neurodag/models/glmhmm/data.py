@@ -9,8 +9,8 @@ import numpy as np
 import torch
 import xarray as xr
 
-from ..errors import InputError
-from .glm_emissions import history
+from ...errors import InputError
+from .emissions import history
 
 
 @dataclass
@@ -208,7 +208,7 @@ def sequences(ds: xr.Dataset, label: str = "sequence") -> list[xr.DataArray]:
     Each event's [onset, onset + duration) span of ``signal`` becomes one (time, channel)
     DataArray; without such events the whole signal is one sequence.
     """
-    from .. import schema
+    from ... import schema
 
     if "signal" not in ds:
         raise InputError(f"{ds.attrs.get('source', 'dataset')}: no 'signal' variable")

@@ -6,14 +6,14 @@ connectome in neurobiological networks":
 1. pairwise affinities of neuron traces in sliding windows, from time derivatives
    (co-increasing and co-decreasing activity): the tensor (pair, window, animal); the
    exact kernel, the symmetry (pairs i < j) and the handling of missing neurons and
-   windows are in :mod:`neurodag.models.affinity`;
-2. non-negative CP decomposition by HALS (:mod:`neurodag.models.ntf_hals`): each factor
+   windows are in :mod:`neurodag.models.ntf.affinity`;
+2. non-negative CP decomposition by HALS (:mod:`neurodag.models.ntf.hals`): each factor
    is an affinity pattern over neuron pairs (a symmetric neuron x neuron matrix), a
    temporal loading (window) and an animal loading; unobserved entries have zero weight;
 3. rank from reconstruction error and stability across random restarts
-   (:mod:`neurodag.models.ntf_rank`, rule documented there);
+   (:mod:`neurodag.models.ntf.rank`, rule documented there);
 4. weighted community detection on each factor's affinity matrix
-   (:mod:`neurodag.models.communities`: Leiden by default, Louvain, or a degree-corrected
+   (:mod:`neurodag.models.ntf.communities`: Leiden by default, Louvain, or a degree-corrected
    SBM when graspologic is installed).
 
 >>> m = DynamicConnectome(window=60, step=30, ranks=range(2, 8), random_state=0)
@@ -33,12 +33,12 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
-from .. import __version__, provenance
-from ..errors import ConfigError, InputError, check_known
+from ... import __version__, provenance
+from ...errors import ConfigError, InputError, check_known
 from . import communities as comm
 from .affinity import AffinityTensor, affinity_tensor, pairs_to_matrix
-from .ntf_hals import CPResult
-from .ntf_rank import DROP_RATIO, STABILITY_MIN, check_ranks, fit_restarts, rank_curve
+from .hals import CPResult
+from .rank import DROP_RATIO, STABILITY_MIN, check_ranks, fit_restarts, rank_curve
 
 KERNEL = ("A_ij(w, a) = max(0, mean over the window's samples t of u_i(t) u_j(t)), u = "
           "Savitzky-Golay time derivative scaled to unit RMS per neuron and recording")
@@ -54,13 +54,13 @@ class DynamicConnectome:
     step : int, optional
         Hop between windows in samples; default half a window.
     rank : int, optional
-        Number of factors; None chooses it from ``ranks`` (:mod:`~neurodag.models.ntf_rank`).
+        Number of factors; None chooses it from ``ranks`` (:mod:`~neurodag.models.ntf.rank`).
     ranks : iterable of int
         Candidate ranks when ``rank`` is None.
     n_restarts : int
         Random initialisations per rank; the lowest-error fit is kept.
     community : {"leiden", "louvain", "sbm"}
-        Community detection on each factor (:func:`neurodag.models.communities.detect`).
+        Community detection on each factor (:func:`neurodag.models.ntf.communities.detect`).
     resolution : float
         Modularity resolution for Leiden and Louvain.
     smooth : int or None
@@ -391,7 +391,7 @@ def plot_report(results: dict[int, xr.Dataset], metrics: dict, out_dir) -> list:
     """
     from pathlib import Path
 
-    from .ntf_plots import plot_factors, plot_rank_curve
+    from ...report.ntf import plot_factors, plot_rank_curve
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ initialisations (seeds drawn from one generator, so the whole curve is reproduci
     the lowest relative error over the restarts (that restart is the model kept);
 ``stability[r]``
     the mean, over the other restarts, of their best-match factor congruence with the
-    kept model (:func:`~neurodag.models.ntf_hals.congruence`: Hungarian matching of
+    kept model (:func:`~neurodag.models.ntf.hals.congruence`: Hungarian matching of
     factors, product over modes of column cosines). 1 means every restart found the same
     factors; extra factors that only fit noise land in different places from one restart
     to the next and pull it down;
@@ -37,8 +37,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ..errors import InputError
-from .ntf_hals import CPResult, congruence, nncp_hals
+from ...errors import InputError
+from .hals import CPResult, congruence, nncp_hals
 
 STABILITY_MIN = 0.9
 DROP_RATIO = 2.0

@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from . import glm_emissions as glm
+from . import emissions as glm
 
 CLASSES = ("inh", "none", "exc")
 PI_FLOOR = 1e-3

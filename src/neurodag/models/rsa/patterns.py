@@ -17,7 +17,7 @@ A pattern array is an :class:`xarray.DataArray` with dims ``(condition, channel,
 :func:`epochs` handles EEG/MEG/sEEG/ECoG/calcium/spikes (windowed epoch means, baseline
 corrected), :func:`glm_betas` fMRI (first-level GLM betas from nilearn), and
 :func:`condition_patterns` picks one by modality. :func:`region_map` gives the channel
-groups (regions) whose RDMs :func:`neurodag.models.trsa.run` compares across sessions.
+groups (regions) whose RDMs :func:`neurodag.models.rsa.trsa.run` compares across sessions.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .. import schema
-from ..errors import InputError
+from ... import schema
+from ...errors import InputError
 
 EPHYS = ("eeg", "meg", "seeg", "ecog", "calcium", "spikes")
 

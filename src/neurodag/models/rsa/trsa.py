@@ -35,7 +35,7 @@ import numpy as np
 import xarray as xr
 from scipy.stats import rankdata
 
-from ..errors import InputError, check_known
+from ...errors import InputError, check_known
 from . import patterns as _patterns
 from . import stability as _stability
 
@@ -162,7 +162,7 @@ def rdms(patterns, metric: str = "correlation") -> xr.DataArray:
     Parameters
     ----------
     patterns : xarray.DataArray or sequence of them
-        ``(condition, channel[, repeat])`` (see :mod:`neurodag.models.patterns`). Extra dims
+        ``(condition, channel[, repeat])`` (see :mod:`neurodag.models.rsa.patterns`). Extra dims
         of one DataArray are stacked into ``rdm``; in a sequence each item is one RDM (items
         may differ in channels) and its scalar coordinates (e.g. ``session``, ``region``)
         become coordinates along ``rdm``. All items must share the conditions.
@@ -397,7 +397,7 @@ def run(datasets: Sequence[xr.Dataset], *, metric: str = "correlation", lower: f
     labelled by region and grouped by recording, and :func:`identify` asks whether a region's representational geometry in a
     held-out session is closer to the same region's in the other sessions than to any
     other region's: the paper's brain-region test. Regions come from
-    :func:`neurodag.models.patterns.region_map` (the contract's ``region``, else sensor
+    :func:`neurodag.models.rsa.patterns.region_map` (the contract's ``region``, else sensor
     quadrants from positions). With one session or one region there is nothing to
     identify, and only RDMs, transforms and (for several sessions) their reliability are
     given.
@@ -411,15 +411,15 @@ def run(datasets: Sequence[xr.Dataset], *, metric: str = "correlation", lower: f
         The (l, u) of the stored GT and geodesic RDMs and of the headline accuracies.
     step : float
         Grid step of the (l, u) accuracy map.
-    regions : see :func:`neurodag.models.patterns.region_map`.
+    regions : see :func:`neurodag.models.rsa.patterns.region_map`.
     labels : sequence of str, optional
         Event labels (default: those present in every session).
     min_channels : int
         Smallest channel group kept as a region.
     **pattern_options
-        Passed to :func:`~neurodag.models.patterns.epochs` (``window``, ``baseline``,
+        Passed to :func:`~neurodag.models.rsa.patterns.epochs` (``window``, ``baseline``,
         ``time_bins``, ``n_folds``, ``normalize``) or
-        :func:`~neurodag.models.patterns.glm_betas` (``per_event``, ``confounds``, ...). For
+        :func:`~neurodag.models.rsa.patterns.glm_betas` (``per_event``, ``confounds``, ...). For
         ephys, ``time_bins`` defaults to 5 when there are fewer than 3 labels, so that the
         conditions are (label, 100-ms bin) pairs and the RDM has something to rank.
 

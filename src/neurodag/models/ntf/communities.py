@@ -37,7 +37,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ..errors import ConfigError, InputError
+from ...errors import ConfigError, InputError
 
 METHODS = ("leiden", "louvain", "sbm")
 

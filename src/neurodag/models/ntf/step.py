@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import provenance, store
+from ... import provenance, store
 
 
 def _log(message: str) -> None:
@@ -17,7 +17,7 @@ def run_stack(stacked_path: str | Path, out_dir: str | Path, *, config_digest: s
               **options) -> dict[str, Path]:
     """Fit :func:`neurodag.models.ntf.run` to ``homogenized.zarr``; write ``rank{r}.nc`` for
     every rank fitted and ``metrics.json`` into ``out_dir`` (all or none)."""
-    from . import ntf
+    from . import estimator as ntf
 
     stacked_path, out_dir = Path(stacked_path), Path(out_dir)
     stacked = store.read_dataset(stacked_path).load()

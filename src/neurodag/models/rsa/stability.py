@@ -21,7 +21,7 @@ import xarray as xr
 from scipy.spatial.distance import pdist
 from scipy.stats import spearmanr
 
-from ..errors import InputError
+from ...errors import InputError
 
 _EPS = 1e-12
 

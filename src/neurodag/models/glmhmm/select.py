@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from ..errors import InputError
-from .glmhmm import GLMHMM
+from ...errors import InputError
+from .estimator import GLMHMM
 
 
 def select_n_states(X, n_states_grid=(1, 2, 3, 4), n_folds: int = 3, *, random_state=0,

@@ -5,20 +5,20 @@ A hidden Markov chain z_t switches between S states; in state s neuron n emits
 every neuron over ``n_lags`` bins (Li et al., "One-hot Generalized Linear Model for
 Switching Brain State Discovery", ICLR 2024). Fitted by EM in torch:
 
-- E-step: chunked scaled forward-backward (:mod:`neurodag.models.hmm`), exact, batched
+- E-step: chunked scaled forward-backward (:mod:`neurodag.models.glmhmm.hmm`), exact, batched
   over sequences and chunks, memory O(T S).
 - M-step: transitions and initial distribution in closed form (with ``pseudocount`` added
   to every expected count: a Dirichlet MAP that keeps held-out likelihoods finite);
   weights and biases by damped Newton batched over states and neurons for ``prior="none"``
   and ``"gaussian"`` (log N(W_s | W0, sigma0^2), W0 = mean of the W_s updated in closed
   form); Adam on a Gumbel-softmax relaxation for ``prior="onehot"``
-  (:mod:`neurodag.models.glmhmm_onehot`).
+  (:mod:`neurodag.models.glmhmm.onehot`).
 
 Initialisation: transitions 0.98 on the diagonal and 0.02/(S-1) elsewhere, uniform initial
 distribution, W = 0, bias = g^-1(mean of each neuron) (shared by the states unless
 ``share_bias=False``). The states are told apart by the *initial posteriors*, from which
 EM starts with an M-step: by default (``init="kmeans"``) windows of 50 bins are clustered
-on their spike-history moments (:func:`~neurodag.models.glmhmm_data.kmeans_posteriors`,
+on their spike-history moments (:func:`~neurodag.models.glmhmm.data.kmeans_posteriors`,
 seeded by ``random_state``); ``init="random"`` cuts each sequence into segments of
 geometric length (mean 50 bins, the dwell time of the initial transitions) labelled with
 random states. Computation is float64 by default (exact enough to match brute force to
@@ -31,11 +31,10 @@ import numpy as np
 import torch
 import xarray as xr
 
-from ..errors import InputError
-from . import glm_emissions as glm
-from . import glmhmm_onehot as onehot
-from . import hmm
-from .glmhmm_data import closest, kmeans_posteriors, prepare, split
+from ...errors import InputError
+from . import emissions as glm
+from . import hmm, onehot
+from .data import closest, kmeans_posteriors, prepare, split
 
 PRIORS = ("none", "gaussian", "onehot")
 

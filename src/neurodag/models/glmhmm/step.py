@@ -3,7 +3,7 @@
 One session at a time, because sessions of real datasets record different neurons, and a
 GLM-HMM's weights are per neuron pair. The session is cut into its sequences (events
 labelled ``sequence_label``; the whole recording otherwise), the number of states is
-chosen by k-fold held-out log-likelihood (:func:`~neurodag.models.glmhmm_select.
+chosen by k-fold held-out log-likelihood (:func:`~neurodag.models.glmhmm.select.
 select_n_states`), and a model with each candidate number of states is fitted to all
 sequences and written as ``K{k}.nc`` with its Viterbi path and posteriors, so that any
 candidate can be inspected; ``metrics.json`` holds the scores and names the selected one.
@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .. import provenance, store
-from ..errors import ConfigError, InputError
+from ... import provenance, store
+from ...errors import ConfigError, InputError
 
 #: Emission and link by modality, when the config does not say.
 DEFAULTS = {
@@ -94,10 +94,10 @@ def run_session(raw: str | Path, out_dir: str | Path, *, states=(1, 2, 3, 4, 5),
     """
     import inspect
 
-    from ..errors import check_known
-    from .glmhmm import GLMHMM
-    from .glmhmm_data import sequences
-    from .glmhmm_select import select_n_states
+    from ...errors import check_known
+    from .data import sequences
+    from .estimator import GLMHMM
+    from .select import select_n_states
 
     accepted = set(inspect.signature(GLMHMM).parameters) - {"n_states"}
     check_known("fit-glmhmm", params, accepted | {"states", "folds", "sequence_label"})

@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.signal import savgol_filter
 
-from ..errors import InputError
+from ...errors import InputError
 
 
 @dataclass

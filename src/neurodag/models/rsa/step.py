@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import provenance, store
+from ... import provenance, store
 
 
 def run_stores(stores, out_dir: str | Path, *, config_digest: str = "", **options) -> dict:
-    """Run :func:`neurodag.models.trsa.run` on contract stores; write ``trsa.nc`` and
+    """Run :func:`neurodag.models.rsa.trsa.run` on contract stores; write ``trsa.nc`` and
     ``metrics.json`` into ``out_dir`` (both or neither)."""
     from . import trsa
 

@@ -1,0 +1,2 @@
+"""Representational geometry: topological RSA (:mod:`.trsa`), condition patterns from the
+contract (:mod:`.patterns`) and Shesha geometric stability (:mod:`.stability`)."""
