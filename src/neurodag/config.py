@@ -9,7 +9,6 @@ suggest the closest valid key for a typo, like MNE-BIDS-Pipeline::
 
 from __future__ import annotations
 
-import copy
 import glob
 import re
 import zlib
@@ -17,141 +16,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import jsonschema
 import numpy as np
-import yaml
 
-from .errors import ConfigError, check_known  # noqa: F401
+from .config_schema import _describe, load_schema, load_yaml, validate_schema  # noqa: F401
+from .errors import ConfigError
 from .errors import suggest as _suggest
 from .provenance import config_digest
-
-#: The schema shipped with the workflow (config/schema.yaml); found relative to the repo.
-DEFAULT_SCHEMA = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
 
 _ENTITY = re.compile(r"(?:^|_)([a-zA-Z]+)-([a-zA-Z0-9]+)")
 _SAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _SUFFIXES = (".nii.gz", ".tsv.gz", ".csv.gz", ".fif.gz")
-
-
-def load_yaml(path: str | Path) -> dict:
-    """Read a YAML config file; one line if it is missing or not YAML."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read ({e.strerror or e})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}:{where} not valid YAML ({getattr(e, 'problem', e)})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
-    return data
-
-
-def load_schema(path: str | Path | None = None) -> dict:
-    """The config JSON Schema (``config/schema.yaml`` of the workflow by default)."""
-    return load_yaml(Path(path) if path is not None else DEFAULT_SCHEMA)
-
-
-# -- schema validation with defaults -------------------------------------------------
-
-def _fill_defaults(validator_class):
-    """A validator that also writes each property's ``default`` into the instance."""
-    validate_properties = validator_class.VALIDATORS["properties"]
-
-    def set_defaults(validator, properties, instance, schema):
-        if isinstance(instance, dict):
-            for prop, sub in properties.items():
-                if "default" in sub and prop not in instance:
-                    instance[prop] = copy.deepcopy(sub["default"])
-        yield from validate_properties(validator, properties, instance, schema)
-
-    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
-
-
-_Validator = _fill_defaults(jsonschema.Draft202012Validator)
-
-
-def _path(parts) -> str:
-    return ".".join(str(p) for p in parts) or "(top level)"
-
-
-
-
-def _describe(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _sub_schema(schema: dict, root: dict) -> dict:
-    while "$ref" in schema:
-        node = root
-        for part in schema["$ref"].lstrip("#/").split("/"):
-            node = node[part]
-        schema = node
-    return schema
-
-
-def _format(error: jsonschema.ValidationError, root: dict) -> str:
-    where = _path(error.absolute_path)
-    schema = _sub_schema(error.schema, root)
-    kind = error.validator
-    if kind == "additionalProperties":
-        allowed = list(schema.get("properties", {}))
-        extra = sorted(set(error.instance) - set(allowed))
-        key = extra[0] if extra else "?"
-        loc = f"{where}.{key}" if error.absolute_path else key
-        hint = _suggest(key, allowed) or (f"; expected one of {allowed}" if allowed else "")
-        return f"{loc}: unknown key{hint}"
-    if kind == "required":
-        missing = error.message.split("'")[1] if "'" in error.message else error.message
-        return f"{where}: missing required key '{missing}'"
-    if kind == "enum":
-        options = ", ".join(map(str, error.validator_value))
-        return f"{where}: {_describe(error.instance)} is not one of {options}{_suggest(error.instance, error.validator_value)}"
-    if kind == "type":
-        return (f"{where}: expected {error.validator_value}, got {_describe(error.instance)} "
-                f"({type(error.instance).__name__})")
-    if kind == "not" and isinstance(error.instance, str):
-        return f"{where}: '{error.instance}' is reserved for a results folder; choose another name"
-    if kind == "minProperties" and error.instance == {}:
-        return f"{where}: empty; define at least one"
-    if kind == "propertyNames":
-        return f"{where}: invalid name {_describe(error.instance)} (letters, digits, _ and -, " \
-               "starting with a letter; not reports, logs, figures, index or models)"
-    if kind == "oneOf" and error.absolute_path and error.absolute_path[-1] == "source":
-        if isinstance(error.instance, dict) and "bids" in error.instance \
-                and "datatype" not in error.instance:
-            return f"{where}.datatype: required with 'bids' (eeg, meg or ieeg)"
-        return f"{where}: give exactly one of 'synthetic', 'files', 'bids' or 'reference'"
-    if kind in ("oneOf", "anyOf"):
-        types = [sub.get("type") for sub in error.validator_value if "type" in sub]
-        if types:
-            return (f"{where}: expected {' or '.join(types)}, got {_describe(error.instance)} "
-                    f"({type(error.instance).__name__})")
-    if kind in ("minimum", "exclusiveMinimum", "maximum", "minItems", "minProperties", "minLength"):
-        return f"{where}: {_describe(error.instance)} is too small ({kind} {error.validator_value})"
-    return f"{where}: {error.message}"
-
-
-def validate_schema(config: Mapping, schema: Mapping | None = None) -> dict:
-    """Validate ``config`` against the JSON Schema and return a copy with defaults filled in."""
-    schema = dict(schema) if schema is not None else load_schema()
-    out = copy.deepcopy(dict(config))
-    validator = _Validator(schema)
-    errors = sorted(validator.iter_errors(out), key=lambda e: (len(e.absolute_path), str(e.path)))
-    if errors:
-        best = jsonschema.exceptions.best_match(errors, key=jsonschema.exceptions.relevance)
-        # Prefer an unknown-key error: a typo there explains the errors that follow from it.
-        for e in errors:
-            if e.validator == "additionalProperties":
-                best = e
-                break
-        raise ConfigError(f"config: {_format(best, schema)}")
-    return out
 
 
 # -- sessions --------------------------------------------------------------------------
@@ -365,14 +239,15 @@ def _as_list(value) -> list:
 
 
 def check(config: Mapping, schema: str | Path | Mapping | None = None) -> dict:
-    """Validate a config and return it with defaults filled in.
+    """Validate a config and return it with defaults filled in (the step sections of the
+    schema come from the steps' declarations: :mod:`neurodag.config_schema`).
 
     Parameters
     ----------
     config : mapping
         The parsed config (e.g. Snakemake's ``config``).
     schema : path or mapping, optional
-        The JSON Schema; by default ``config/schema.yaml``.
+        The JSON Schema; by default the one shipped in the package.
 
     Returns
     -------
@@ -398,25 +273,18 @@ def check(config: Mapping, schema: str | Path | Mapping | None = None) -> dict:
     for name, entry in out["datasets"].items():
         if entry["homogenize"]["enabled"]:
             homogenize_stores(out, name)
-    if any(e.get("denoise") for e in out["datasets"].values()):
-        from .denoise.training import options_for  # imports torch: only when needed
-
-        try:
-            options_for(out["denoise"]["budget"], **out["denoise"]["options"])
-        except ConfigError as e:
-            raise ConfigError(f"config: {e}") from None
     return out
 
 
-#: The homogenize keys that apply to each kind of dataset.
-HOMOGENIZE_KEYS = {
-    "calcium": {"enabled", "with", "dt", "min_samples", "smooth", "zscore", "kind", "awc_on"},
-    "connectome": {"enabled", "with", "annotations", "alpha"},
-    "other": {"enabled", "with", "by", "channels", "sfreq", "interpolate"},
-}
+#: Keys of a dataset's ``homogenize`` section the rules read (besides the kind's options).
+HOMOGENIZE_WIRING = {"enabled", "with"}
+
+
 def homogenize_kind(modality: str) -> str:
-    """The ``neurodag homogenize`` kind for a modality (:data:`neurodag.homogenize.step.KINDS`)."""
-    return {"calcium": "worms", "connectome": "connectome"}.get(modality, "channels")
+    """The homogenize kind of a modality (:mod:`neurodag.homogenize.options`)."""
+    from .homogenize.options import kind_of
+
+    return kind_of(modality)
 
 
 #: Connectome sessions merged by default: the hermaphrodite wild-type annotations.
@@ -424,15 +292,20 @@ NOT_MERGED_BY_DEFAULT = ("cook2019_male", "functional_unc31")
 
 
 def _check_homogenize(name: str, entry: dict, datasets: Mapping) -> None:
+    from .homogenize.options import KINDS
+
     h = entry["homogenize"]
     modality = entry["modality"]
-    kind = modality if modality in HOMOGENIZE_KEYS else "other"
+    kind = homogenize_kind(modality)
     key = f"config: datasets.{name}.homogenize"
-    stray = sorted(set(h) - HOMOGENIZE_KEYS[kind])
+    takes = HOMOGENIZE_WIRING | set(KINDS[kind].specs()) | (
+        {"annotations"} if kind == "connectome" else set())
+    stray = sorted(set(h) - takes)
     if stray:
         raise ConfigError(f"{key}.{stray[0]}: not used for {modality} datasets (it takes "
-                          f"{', '.join(sorted(HOMOGENIZE_KEYS[kind]))})")
-    h.setdefault("enabled", kind in ("calcium", "connectome"))
+                          f"{', '.join(sorted(takes))})")
+    KINDS[kind].check({k: v for k, v in h.items() if k in KINDS[kind].specs()}, key)
+    h.setdefault("enabled", modality in ("calcium", "connectome"))
     for other in h.get("with", []):
         if other not in datasets:
             raise ConfigError(f"{key}.with: no dataset {other!r}{_suggest(other, datasets)}")
@@ -441,25 +314,23 @@ def _check_homogenize(name: str, entry: dict, datasets: Mapping) -> None:
                               f"not {modality}")
 
 
-#: The modalities each analysis applies to.
-ANALYSIS_MODALITIES = {
-    "glmhmm": ("spikes", "calcium"),
-    "trsa": ("eeg", "meg", "seeg", "ecog", "fmri", "calcium"),
-    "ntf": ("calcium",),
-}
+def analysis_steps() -> dict:
+    """``{analysis: Step}`` of the steps configured under ``analyses:``."""
+    from .steps import registry
+
+    return {step.config.split(".", 1)[1]: step for step in registry().values()
+            if step.config and step.config.startswith("analyses.")}
 
 
 def _check_analyses(name: str, entry: dict) -> None:
+    steps = analysis_steps()
     for analysis, options in entry["analyses"].items():
         key = f"config: datasets.{name}.analyses.{analysis}"
-        if entry["modality"] not in ANALYSIS_MODALITIES[analysis]:
-            raise ConfigError(f"{key}: runs on {', '.join(ANALYSIS_MODALITIES[analysis])} "
+        step = steps[analysis]
+        if step.modalities and entry["modality"] not in step.modalities:
+            raise ConfigError(f"{key}: runs on {', '.join(step.modalities)} "
                               f"datasets, not {entry['modality']}")
-        if analysis == "trsa" and options["lower"] > options["upper"]:
-            raise ConfigError(f"{key}.lower: {options['lower']} is above upper "
-                              f"{options['upper']}")
-        if analysis == "glmhmm" and len(set(options["states"])) != len(options["states"]):
-            raise ConfigError(f"{key}.states: {options['states']} repeats a value")
+        (step.config_options or step.options).check(options, key)
         if analysis == "ntf" and not entry["homogenize"]["enabled"]:
             raise ConfigError(f"{key}: factorises the homogenized stack; set "
                               f"datasets.{name}.homogenize.enabled: true")
@@ -468,20 +339,23 @@ def _check_analyses(name: str, entry: dict) -> None:
                           f"not {entry['modality']}")
 
 
-def homogenize_stores(config: Mapping, dataset: str) -> list[str]:
-    """The per-session stores the homogenize step of ``dataset`` reads.
+def homogenize_stores(config: Mapping, dataset: str) -> dict[str, str]:
+    """The per-session stores the homogenize step of ``dataset`` reads, by key.
 
     Calcium and other signal datasets: each session's ``clean.zarr``, of the dataset and of
-    those in ``homogenize.with``. Connectomes: the ``connectome.zarr`` of the annotations
-    to merge (``homogenize.annotations``, by default every session but the male and
-    mutant ones).
+    those in ``homogenize.with``, keyed ``DATASET/SESSION``. Connectomes: the
+    ``connectome.zarr`` of the annotations to merge (``homogenize.annotations``, by default
+    every session but the male and mutant ones), keyed by annotation.
     """
+    from . import layout
+
     entry = config["datasets"][dataset]
     h = entry["homogenize"]
     names = [dataset, *h.get("with", [])]
     found = [(d, sid) for d in names for sid in sessions(config, d)]
     if entry["modality"] != "connectome":
-        return [f"results/{d}/{sid}/clean.zarr" for d, sid in found]
+        return {f"{d}/{sid}": layout.path(layout.CLEAN_ZARR, dataset=d, session=sid)
+                for d, sid in found}
     wanted = h.get("annotations")
     by_id = {}
     for d, sid in sorted(found, key=lambda x: (names.index(x[0]), x[1])):
@@ -495,7 +369,8 @@ def homogenize_stores(config: Mapping, dataset: str) -> list[str]:
         if sid not in by_id:
             raise ConfigError(f"config: datasets.{dataset}.homogenize.annotations: {sid!r} is "
                               f"not a session of {', '.join(names)}{_suggest(sid, by_id)}")
-    return [f"results/{by_id[sid]}/{sid}/connectome.zarr" for sid in wanted]
+    return {sid: layout.path(layout.SESSION_CONNECTOME, dataset=by_id[sid], session=sid)
+            for sid in wanted}
 
 
 def _fill_step_options(name: str, entry: dict) -> None:

@@ -1,9 +1,12 @@
 """Provenance attached to every output: input hashes, package versions, config digest, time.
 
-:func:`stamp` writes these attrs:
+:func:`block` builds these attrs (the step runner, :mod:`neurodag.steps.runner`, hashes
+each input once); :func:`stamp` writes them:
 
-``source``            the primary input (path or reference name)
-``source_sha256``     its sha256 (of the file, or of a directory's files in order)
+``source``            the recording (path or reference name) the output comes from; for a
+                      product of several inputs, their list
+``source_sha256``     its sha256 (of the file, or of a directory's files in order); for a
+                      list, the digest of their ``{path: sha256}``
 ``inputs``            ``{path: sha256}`` of every input
 ``versions``          ``{package: version}`` of Python, neurodag and the scientific stack
 ``neurodag_version``  this package's version
@@ -79,21 +82,44 @@ def now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
-def record(inputs: Iterable[str | Path] = (), *, source: str | None = None,
-           config_digest: str = "") -> dict:
-    """The provenance attrs for an output made from ``inputs``."""
-    inputs = [Path(p) for p in inputs]
-    hashes = {str(p): sha256_file(p) for p in inputs}
-    primary = source if source is not None else (str(inputs[0]) if inputs else "memory")
+def block(hashes: Mapping[str, str], *, source, source_sha256: str | None = None,
+          config_digest: str = "") -> dict:
+    """The provenance block of an output: the one shape every output carries.
+
+    Parameters
+    ----------
+    hashes : mapping
+        ``{input: sha256}`` of every input (hashed by the caller, once each).
+    source : str or list of str
+        The recording the output comes from (a path or ``reference:NAME/MEMBER``), or the
+        inputs of a product of several.
+    source_sha256 : str, optional
+        Its sha256 (default: the source's entry in ``hashes``, else the first input's).
+    config_digest : str
+        Digest of the config that asked for the output.
+    """
+    hashes = dict(hashes)
+    if source_sha256 is None:
+        source_sha256 = hashes.get(source) if isinstance(source, str) else None
+        source_sha256 = source_sha256 or next(iter(hashes.values()), "")
     return {
-        "source": primary,
-        "source_sha256": hashes.get(primary, next(iter(hashes.values()), "")),
+        "source": source,
+        "source_sha256": source_sha256,
         "inputs": hashes,
         "versions": package_versions(),
         "neurodag_version": __version__,
         "config_digest": config_digest,
         "created": now(),
     }
+
+
+def record(inputs: Iterable[str | Path] = (), *, source: str | None = None,
+           config_digest: str = "") -> dict:
+    """The provenance attrs for an output made from ``inputs`` (each hashed here)."""
+    inputs = [Path(p) for p in inputs]
+    hashes = {str(p): sha256_file(p) for p in inputs}
+    primary = source if source is not None else (str(inputs[0]) if inputs else "memory")
+    return block(hashes, source=primary, config_digest=config_digest)
 
 
 def stamp(obj, inputs: Iterable[str | Path] = (), *, source: str | None = None,

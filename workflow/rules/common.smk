@@ -1,8 +1,11 @@
-# Helpers that turn config into rule inputs and command-line options (no analysis logic).
+# Helpers that turn config into rule inputs and command-line arguments (no analysis logic).
+# Paths come from neurodag.layout; a rule hands its {output.ROLE} paths to its step.
 import json
 import shlex
 
-from neurodag.config import dataset_digest, homogenize_kind as kind_of_homogenize, homogenize_stores, sessions as discover_sessions
+from neurodag import layout
+from neurodag.config import (analysis_steps, dataset_digest, homogenize_kind, homogenize_stores,
+                             sessions as discover_sessions)
 from neurodag.report.papers import PAPERS, needs as figure_needs
 
 wildcard_constraints:
@@ -12,6 +15,8 @@ wildcard_constraints:
 DATASETS = list(config["datasets"])
 SESSIONS = {name: discover_sessions(config, name) for name in DATASETS}
 REFERENCE_CACHE = config["reference_cache"]
+#: {analysis: step} of the steps configured under a dataset's `analyses:`.
+ANALYSES = analysis_steps()
 
 
 def modality(dataset):
@@ -22,11 +27,43 @@ def session_of(wc):
     return SESSIONS[wc.dataset][wc.session]
 
 
+def _set_args(options, prefix=""):
+    """Nested options as repeated --set KEY=VALUE (dotted keys, JSON values)."""
+    args = []
+    for key, value in options.items():
+        if isinstance(value, dict):
+            args += _set_args(value, f"{prefix}{key}.")
+        else:
+            args += ["--set", f"{prefix}{key}={json.dumps(value)}"]
+    return args
+
+
+def keyed(role, paths):
+    """--in ROLE[KEY]=PATH for each item of {key: path}."""
+    return [f"--in={role}[{key}]={path}" for key, path in paths.items()]
+
+
+def step_args(dataset, step, options):
+    """The config digest of `step` for `dataset` and its options."""
+    return shlex.join(["--config-digest", dataset_digest(config, dataset, step),
+                       *_set_args(options)])
+
+
+def session_path(pattern, dataset, session):
+    return layout.path(pattern, dataset=dataset, session=session)
+
+
+def session_outputs(dataset, pattern):
+    return [session_path(pattern, dataset, sid) for sid in SESSIONS[dataset]]
+
+
+# -- ingest ---------------------------------------------------------------------------
+
 def ingest_inputs(wc):
     """What ingest reads: a generated folder, a reference cache, or the matched files."""
     s = session_of(wc)
     if s.synthetic:
-        return [f"results/{wc.dataset}/{wc.session}/synthetic"]
+        return [session_path(layout.SYNTHETIC, wc.dataset, wc.session)]
     return list(s.inputs)
 
 
@@ -35,13 +72,15 @@ def ingest_args(wc):
     s = session_of(wc)
     entry = config["datasets"][wc.dataset]
     if s.reference:
-        args = ["--reference", f"{s.reference}/{s.id}", "--cache", REFERENCE_CACHE]
+        args = [f"--in=reference={ingest_inputs(wc)[0]}", "--set", f"reference={s.reference}/{s.id}"]
     else:
-        args = ingest_inputs(wc) + ["--modality", entry["modality"], "--subject", s.subject,
-                                    "--session", s.session]
-    args += ["--config-digest", dataset_digest(config, wc.dataset),
-             "--nwb-compression", config["nwb"]["compression"]]
-    return shlex.join(args + _set_args(entry.get("ingest", {})))
+        args = [f"--in=recording={p}" for p in ingest_inputs(wc)]
+        args += ["--set", f"modality={entry['modality']}", "--set", f"subject={s.subject}",
+                 "--set", f"session={s.session}"]
+    if modality(wc.dataset) != "connectome":
+        args += ["--set", f"nwb_compression={config['nwb']['compression']}"]
+    args += _set_args(entry.get("ingest", {}))
+    return shlex.join(["--config-digest", dataset_digest(config, wc.dataset), *args])
 
 
 def synth_options(wc):
@@ -52,32 +91,94 @@ def synth_options(wc):
     return shlex.join(opts)
 
 
-def session_outputs(dataset, name):
-    return [f"results/{dataset}/{sid}/{name}" for sid in SESSIONS[dataset]]
+# -- preprocess, homogenize -------------------------------------------------------------
+
+def preprocess_args(wc):
+    return step_args(wc.dataset, "preprocess", config["datasets"][wc.dataset]["preprocess"])
+
+
+def homogenized(dataset):
+    return config["datasets"][dataset]["homogenize"]["enabled"]
+
+
+def homogenize_product(dataset):
+    pattern = layout.MERGED_CONNECTOME if modality(dataset) == "connectome" else layout.HOMOGENIZED
+    return layout.path(pattern, dataset=dataset)
+
+
+def homogenize_inputs(wc):
+    return list(homogenize_stores(config, wc.dataset).values())
+
+
+def homogenize_args(wc):
+    h = config["datasets"][wc.dataset]["homogenize"]
+    options = {k: v for k, v in h.items() if k not in ("enabled", "with", "annotations")}
+    role = "annotations" if modality(wc.dataset) == "connectome" else "stores"
+    if role == "stores":
+        options = {"kind": homogenize_kind(modality(wc.dataset)), **options}
+    return shlex.join(keyed(role, homogenize_stores(config, wc.dataset))) + " " + \
+        step_args(wc.dataset, "homogenize", options)
+
+
+# -- analyses: every step configured under `analyses:` ----------------------------------
+
+def analyses(dataset):
+    return config["datasets"][dataset].get("analyses", {})
+
+
+def analysis_args(wc, name):
+    """An analysis's options (without the keys only the rules read) and digest."""
+    step = ANALYSES[name]
+    options = (step.config_options or step.options).check(analyses(wc.dataset)[name], name)
+    options = options.to_dict(wiring=False, unset=False)
+    if "device" in options and config["gpu"]:
+        options["device"] = "cuda"
+    return step_args(wc.dataset, name, options)
+
+
+def analysis_input(wc, name):
+    """The per-session store an analysis reads (its `input:` key: raw or clean)."""
+    pattern = layout.SESSION_STORES[analyses(wc.dataset)[name]["input"]]
+    return session_path(pattern, wc.dataset, wc.session)
+
+
+def analysis_inputs(wc, name):
+    pattern = layout.SESSION_STORES[analyses(wc.dataset)[name]["input"]]
+    return session_outputs(wc.dataset, pattern)
+
+
+def analysis_outputs(dataset):
+    """{kind: path or {session: path}} of the dataset's analyses (their rules' outputs)."""
+    out = {}
+    for name in analyses(dataset):
+        step = ANALYSES[name]
+        pattern = getattr(rules, step.name.replace("-", "_")).output[0]
+        if "{session}" in pattern:
+            out[name] = {sid: session_path(pattern, dataset, sid) for sid in SESSIONS[dataset]}
+        else:
+            out[name] = layout.path(pattern, dataset=dataset)
+    if config["datasets"][dataset].get("denoise"):
+        out["denoised"] = {sid: session_path(layout.DENOISED_ZARR, dataset, sid)
+                           for sid in SESSIONS[dataset]}
+    return out
 
 
 def products(dataset):
-    """Dataset-level products shown as sections of the dataset's page: {kind: path}."""
+    """Dataset-level products shown as sections of the dataset's page."""
     out = {}
     if homogenized(dataset):
         out["connectome" if modality(dataset) == "connectome" else "homogenized"] = \
             homogenize_product(dataset)
-    out.update({kind: path for kind, (path, _) in analysis_outputs(dataset).items()})
+    out.update(analysis_outputs(dataset))
     return out
 
 
 def product_files(dataset):
-    files = [homogenize_product(dataset)] if homogenized(dataset) else []
-    return files + [f for _, fs in analysis_outputs(dataset).values() for f in fs]
+    return [p for v in products(dataset).values()
+            for p in (v.values() if isinstance(v, dict) else [v])]
 
 
-def report_options(wc):
-    entry = config["datasets"][wc.dataset]
-    args = ["--description", entry.get("description", ""), "--config-json", json.dumps(entry)]
-    for kind, path in products(wc.dataset).items():
-        args += ["--product", f"{kind}={path}"]
-    return shlex.join(args)
-
+# -- reports ----------------------------------------------------------------------------
 
 def signal_datasets():
     return [d for d in DATASETS if modality(d) != "connectome"]
@@ -93,107 +194,49 @@ def reported_datasets():
             and (modality(d) != "connectome" or homogenized(d))]
 
 
-def all_outputs():
-    out = []
-    for d in signal_datasets():
-        out += session_outputs(d, "raw.nwb") + session_outputs(d, "raw.zarr")
-        out += session_outputs(d, "clean.zarr") + session_outputs(d, "qc.json")
-    for d in connectome_datasets():
-        out += session_outputs(d, "connectome.zarr")
-    out += [f for d in DATASETS for f in product_files(d)]
-    out += [f"results/reports/{d}.html" for d in reported_datasets()]
-    if reported_datasets():
-        out.append("results/reports/index.html")
-    return out
-
-
-def _set_args(options, prefix=""):
-    """Nested options as repeated --set KEY=VALUE (dotted keys, JSON values)."""
-    args = []
-    for key, value in options.items():
-        if isinstance(value, dict):
-            args += _set_args(value, f"{prefix}{key}.")
-        else:
-            args += ["--set", f"{prefix}{key}={json.dumps(value)}"]
-    return args
-
-
-def preprocess_args(wc):
-    entry = config["datasets"][wc.dataset]
-    return shlex.join(["--config-digest", dataset_digest(config, wc.dataset, "preprocess"),
-                       *_set_args(entry["preprocess"])])
-
-
 def report_inputs(wc):
     """Each session's raw and clean stores and QC, and the dataset's products."""
     if modality(wc.dataset) == "connectome":
         return {"raw": [], "products": product_files(wc.dataset)}
-    return {"raw": session_outputs(wc.dataset, "raw.zarr"),
-            "clean": session_outputs(wc.dataset, "clean.zarr"),
-            "qc": session_outputs(wc.dataset, "qc.json"),
+    return {"raw": session_outputs(wc.dataset, layout.RAW_ZARR),
+            "clean": session_outputs(wc.dataset, layout.CLEAN_ZARR),
+            "qc": session_outputs(wc.dataset, layout.QC_JSON),
             "products": product_files(wc.dataset)}
 
 
-def homogenized(dataset):
-    return config["datasets"][dataset]["homogenize"]["enabled"]
+def report_args(wc):
+    """The report's inputs by session and product, and the dataset's entry."""
+    d = wc.dataset
+    entry = config["datasets"][d]
+    args = [d]
+    if modality(d) != "connectome":
+        for role, pattern in (("raw", layout.RAW_ZARR), ("clean", layout.CLEAN_ZARR),
+                              ("qc", layout.QC_JSON)):
+            args += keyed(role, {sid: session_path(pattern, d, sid) for sid in SESSIONS[d]})
+    for kind, value in products(d).items():
+        items = ({f"{kind}/{sid}": p for sid, p in value.items()} if isinstance(value, dict)
+                 else {kind: value})
+        args += keyed("products", items)
+    args += ["--description", entry.get("description", ""), "--config", json.dumps(entry)]
+    return shlex.join(args)
 
 
-def homogenize_product(dataset):
-    name = "connectome.zarr" if modality(dataset) == "connectome" else "homogenized.zarr"
-    return f"results/{dataset}/{name}"
-
-
-def homogenize_inputs(wc):
-    return homogenize_stores(config, wc.dataset)
-
-
-def homogenize_args(wc):
-    h = config["datasets"][wc.dataset]["homogenize"]
-    options = {k: v for k, v in h.items() if k not in ("enabled", "with", "annotations")}
-    return shlex.join(["--config-digest", dataset_digest(config, wc.dataset, "homogenize"),
-                       *_set_args(options)])
-
-
-def homogenize_kind(wc):
-    return kind_of_homogenize(modality(wc.dataset))
-
-
-def analyses(dataset):
-    return config["datasets"][dataset].get("analyses", {})
-
-
-def analysis_args(wc, name, drop=("input",)):
-    options = {k: v for k, v in analyses(wc.dataset)[name].items() if k not in drop}
-    if name == "glmhmm" and config["gpu"]:
-        options["device"] = "cuda"
-    return shlex.join(["--config-digest", dataset_digest(config, wc.dataset, name),
-                       *_set_args(options)])
-
-
-def glmhmm_input(wc):
-    return f"results/{wc.dataset}/{wc.session}/{analyses(wc.dataset)['glmhmm']['input']}.zarr"
-
-
-def trsa_inputs(wc):
-    return session_outputs(wc.dataset, f"{analyses(wc.dataset)['trsa']['input']}.zarr")
-
-
-def analysis_outputs(dataset):
-    """{kind: (path shown on the page, files the page needs)} of the dataset's analyses."""
-    out = {}
-    if "glmhmm" in analyses(dataset):
-        out["glmhmm"] = (f"results/{dataset}/models/glmhmm",
-                         [f"results/{dataset}/models/glmhmm/{s}" for s in SESSIONS[dataset]])
-    if "trsa" in analyses(dataset):
-        out["trsa"] = (f"results/{dataset}/models/trsa", [f"results/{dataset}/models/trsa"])
-    if "ntf" in analyses(dataset):
-        out["ntf"] = (f"results/{dataset}/models/ntf", [f"results/{dataset}/models/ntf"])
-    if config["datasets"][dataset].get("denoise"):
-        out["denoised"] = (f"results/{dataset}", session_outputs(dataset, "denoised.zarr"))
+def all_outputs():
+    out = []
+    for d in signal_datasets():
+        for pattern in (layout.RAW_NWB, layout.RAW_ZARR, layout.CLEAN_ZARR, layout.QC_JSON):
+            out += session_outputs(d, pattern)
+    for d in connectome_datasets():
+        out += session_outputs(d, layout.SESSION_CONNECTOME)
+    out += [f for d in DATASETS for f in product_files(d)]
+    out += [layout.path(layout.REPORT_PAGE, dataset=d) for d in reported_datasets()]
+    if reported_datasets():
+        out.append(layout.REPORT_INDEX)
     return out
 
 
-DENOISER = f"results/models/denoiser_{config['denoise']['budget']}"
+# -- the denoiser -----------------------------------------------------------------------
+DENOISER = layout.path(layout.DENOISER, budget=config["denoise"]["budget"])
 
 
 def denoiser_args(wc):
@@ -214,6 +257,6 @@ def figure_inputs(wc):
 
 
 def figure_args(wc):
-    options = figure_needs(wc.paper, quick=QUICK, reference_cache=REFERENCE_CACHE)[1]
-    args = ["--seed", str(config["seed"])] + (["--quick"] if QUICK else [])
+    inputs, options = figure_needs(wc.paper, quick=QUICK, reference_cache=REFERENCE_CACHE)
+    args = keyed("needs", inputs) + ["--seed", str(config["seed"])] + (["--quick"] if QUICK else [])
     return shlex.join(args + _set_args(options))

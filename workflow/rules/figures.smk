@@ -1,15 +1,18 @@
 rule figures:
     input:
-        "results/figures/index.html",
+        layout.FIGURES_INDEX,
 
 
 rule figures_index:
     input:
-        expand("results/figures/{paper}", paper=FIGURES),
+        folders=expand(layout.FIGURE, paper=FIGURES),
     output:
-        "results/figures/index.html",
+        page=layout.FIGURES_INDEX,
+    params:
+        folders=lambda wc: shlex.join(keyed("folders", {p: layout.path(layout.FIGURE, paper=p)
+                                                        for p in FIGURES})),
     log:
-        "results/logs/figures/index.log",
+        layout.log("figures", "index"),
     threads: 1
     resources:
         mem_mb=1000,
@@ -17,15 +20,15 @@ rule figures_index:
     conda:
         "../../envs/models.yaml"
     shell:
-        "neurodag report figures {input:q} --out {output} > {log} 2>&1"
+        "neurodag report figures {params.folders} --out page={output.page:q} > {log} 2>&1"
 
 
 rule figure:
     input:
         unpack(figure_inputs),
     output:
-        report(
-            directory("results/figures/{paper}"),
+        figure=report(
+            directory(layout.FIGURE),
             patterns=["{name}.png"],
             caption="../report/figure.rst",
             category="Paper figures",
@@ -37,7 +40,7 @@ rule figure:
     params:
         args=figure_args,
     log:
-        "results/logs/figures/{paper}.log",
+        layout.log("figures", "{paper}"),
     threads: 2
     resources:
         mem_mb=6000,
@@ -45,4 +48,5 @@ rule figure:
     conda:
         "../../envs/models.yaml"
     shell:
-        "neurodag figure {wildcards.paper} --out {output} {params.args} > {log} 2>&1"
+        "neurodag figure {wildcards.paper} --out figure={output.figure:q} {params.args} "
+        "> {log} 2>&1"

@@ -2,12 +2,11 @@ rule homogenize:
     input:
         homogenize_inputs,
     output:
-        directory("results/{dataset}/homogenized.zarr"),
+        stacked=directory(layout.HOMOGENIZED),
     params:
-        kind=homogenize_kind,
         args=homogenize_args,
     log:
-        "results/logs/homogenize/{dataset}.log",
+        layout.log("homogenize", "{dataset}"),
     threads: 1
     resources:
         mem_mb=4000,
@@ -15,18 +14,18 @@ rule homogenize:
     conda:
         "../../envs/preprocess.yaml"
     shell:
-        "neurodag homogenize {params.kind} {input:q} --out {output} {params.args} > {log} 2>&1"
+        "neurodag homogenize {params.args} --out stacked={output.stacked:q} > {log} 2>&1"
 
 
 rule merge_connectomes:
     input:
         homogenize_inputs,
     output:
-        directory("results/{dataset}/connectome.zarr"),
+        merged=directory(layout.MERGED_CONNECTOME),
     params:
         args=homogenize_args,
     log:
-        "results/logs/homogenize/{dataset}.log",
+        layout.log("homogenize", "{dataset}"),
     threads: 1
     resources:
         mem_mb=4000,
@@ -34,4 +33,4 @@ rule merge_connectomes:
     conda:
         "../../envs/ingest.yaml"
     shell:
-        "neurodag homogenize connectome {input:q} --out {output} {params.args} > {log} 2>&1"
+        "neurodag merge-connectomes {params.args} --out merged={output.merged:q} > {log} 2>&1"

@@ -1,10 +1,8 @@
 rule fetch_reference:
     output:
-        directory(f"{REFERENCE_CACHE}/{{reference}}"),
-    params:
-        cache=lambda wc, output: os.path.dirname(output[0]),
+        cache=directory(layout.path(layout.REFERENCE, cache=REFERENCE_CACHE, reference="{reference}")),
     log:
-        "results/logs/fetch_reference/{reference}.log",
+        layout.log("fetch_reference", "{reference}"),
     threads: 1
     resources:
         mem_mb=1000,
@@ -12,16 +10,16 @@ rule fetch_reference:
     conda:
         "../../envs/ingest.yaml"
     shell:
-        "neurodag fetch-reference {wildcards.reference} --cache {params.cache:q} > {log} 2>&1"
+        "neurodag fetch-reference {wildcards.reference} --out cache={output.cache:q} > {log} 2>&1"
 
 
 rule synthesize:
     output:
-        directory("results/{dataset}/{session}/synthetic"),
+        folder=directory(layout.SYNTHETIC),
     params:
         options=synth_options,
     log:
-        "results/logs/synthesize/{dataset}/{session}.log",
+        layout.log("synthesize", "{dataset}", "{session}"),
     threads: 1
     resources:
         mem_mb=2000,
@@ -29,19 +27,19 @@ rule synthesize:
     conda:
         "../../envs/ingest.yaml"
     shell:
-        "neurodag synth {params.options} --out {output} > {log} 2>&1"
+        "neurodag synth {params.options} --out folder={output.folder:q} > {log} 2>&1"
 
 
 rule ingest:
     input:
         ingest_inputs,
     output:
-        nwb="results/{dataset}/{session}/raw.nwb",
-        zarr=directory("results/{dataset}/{session}/raw.zarr"),
+        nwb=layout.RAW_NWB,
+        zarr=directory(layout.RAW_ZARR),
     params:
         args=ingest_args,
     log:
-        "results/logs/ingest/{dataset}/{session}.log",
+        layout.log("ingest", "{dataset}", "{session}"),
     threads: 1
     resources:
         mem_mb=4000,
@@ -49,7 +47,7 @@ rule ingest:
     conda:
         "../../envs/ingest.yaml"
     shell:
-        "neurodag ingest {params.args} --out results/{wildcards.dataset}/{wildcards.session} "
+        "neurodag ingest {params.args} --out zarr={output.zarr:q} --out nwb={output.nwb:q} "
         "> {log} 2>&1"
 
 
@@ -57,11 +55,11 @@ rule ingest_connectome:
     input:
         ingest_inputs,
     output:
-        directory("results/{dataset}/{session}/connectome.zarr"),
+        connectome=directory(layout.SESSION_CONNECTOME),
     params:
         args=ingest_args,
     log:
-        "results/logs/ingest/{dataset}/{session}.log",
+        layout.log("ingest", "{dataset}", "{session}"),
     threads: 1
     resources:
         mem_mb=2000,
@@ -69,5 +67,5 @@ rule ingest_connectome:
     conda:
         "../../envs/ingest.yaml"
     shell:
-        "neurodag ingest {params.args} --out results/{wildcards.dataset}/{wildcards.session} "
+        "neurodag ingest-connectome {params.args} --out connectome={output.connectome:q} "
         "> {log} 2>&1"

@@ -1,12 +1,12 @@
 rule fit_glmhmm:
     input:
-        glmhmm_input,
+        signal=lambda wc: analysis_input(wc, "glmhmm"),
     output:
-        directory("results/{dataset}/models/glmhmm/{session}"),
+        fits=directory(layout.GLMHMM),
     params:
         args=lambda wc: analysis_args(wc, "glmhmm"),
     log:
-        "results/logs/fit_glmhmm/{dataset}/{session}.log",
+        layout.log("fit_glmhmm", "{dataset}", "{session}"),
     threads: 1
     resources:
         mem_mb=4000,
@@ -15,18 +15,19 @@ rule fit_glmhmm:
     conda:
         "../../envs/models-gpu.yaml"
     shell:
-        "neurodag fit-glmhmm {input} --out {output} {params.args} > {log} 2>&1"
+        "neurodag fit-glmhmm --in signal={input.signal:q} --out fits={output.fits:q} "
+        "--set session={wildcards.session} {params.args} > {log} 2>&1"
 
 
 rule trsa:
     input:
-        trsa_inputs,
+        sessions=lambda wc: analysis_inputs(wc, "trsa"),
     output:
-        directory("results/{dataset}/models/trsa"),
+        results=directory(layout.TRSA),
     params:
         args=lambda wc: analysis_args(wc, "trsa"),
     log:
-        "results/logs/trsa/{dataset}.log",
+        layout.log("trsa", "{dataset}"),
     threads: 1
     resources:
         mem_mb=4000,
@@ -34,18 +35,19 @@ rule trsa:
     conda:
         "../../envs/models.yaml"
     shell:
-        "neurodag trsa {input:q} --out {output} {params.args} > {log} 2>&1"
+        "neurodag trsa {input.sessions:q} --out results={output.results:q} {params.args} "
+        "> {log} 2>&1"
 
 
 rule fit_ntf:
     input:
-        "results/{dataset}/homogenized.zarr",
+        stack=layout.HOMOGENIZED,
     output:
-        directory("results/{dataset}/models/ntf"),
+        fits=directory(layout.NTF),
     params:
-        args=lambda wc: analysis_args(wc, "ntf", drop=()),
+        args=lambda wc: analysis_args(wc, "ntf"),
     log:
-        "results/logs/fit_ntf/{dataset}.log",
+        layout.log("fit_ntf", "{dataset}"),
     threads: 1
     resources:
         mem_mb=6000,
@@ -53,20 +55,21 @@ rule fit_ntf:
     conda:
         "../../envs/models.yaml"
     shell:
-        "neurodag fit-ntf {input} --out {output} {params.args} > {log} 2>&1"
+        "neurodag fit-ntf --in stack={input.stack:q} --out fits={output.fits:q} {params.args} "
+        "> {log} 2>&1"
 
 
 rule train_denoiser:
     input:
-        f"{REFERENCE_CACHE}/spkit",
+        reference=f"{REFERENCE_CACHE}/spkit",
     output:
-        directory("results/models/denoiser_{budget}"),
+        checkpoint=directory(layout.DENOISER),
     wildcard_constraints:
         budget="small|default",
     params:
         args=denoiser_args,
     log:
-        "results/logs/train_denoiser/{budget}.log",
+        layout.log("train_denoiser", "{budget}"),
     threads: 2
     resources:
         mem_mb=6000,
@@ -75,20 +78,21 @@ rule train_denoiser:
     conda:
         "../../envs/models-gpu.yaml"
     shell:
-        "neurodag train-denoiser --out {output} {params.args} > {log} 2>&1"
+        "neurodag train-denoiser --in reference={input.reference:q} "
+        "--out checkpoint={output.checkpoint:q} {params.args} > {log} 2>&1"
 
 
 rule denoise:
     input:
-        raw="results/{dataset}/{session}/raw.zarr",
+        signal=layout.RAW_ZARR,
         model=DENOISER,
     output:
-        directory("results/{dataset}/{session}/denoised.zarr"),
+        denoised=directory(layout.DENOISED_ZARR),
     params:
         device="cuda" if config["gpu"] else "cpu",
         digest=lambda wc: dataset_digest(config, wc.dataset, "denoise"),
     log:
-        "results/logs/denoise/{dataset}/{session}.log",
+        layout.log("denoise", "{dataset}", "{session}"),
     threads: 1
     resources:
         mem_mb=4000,
@@ -97,6 +101,6 @@ rule denoise:
     conda:
         "../../envs/models-gpu.yaml"
     shell:
-        "neurodag denoise {input.raw} --model {input.model} "
-        "--out results/{wildcards.dataset}/{wildcards.session} --device {params.device} "
+        "neurodag denoise --in signal={input.signal:q} --in model={input.model:q} "
+        "--out denoised={output.denoised:q} --device {params.device} "
         "--config-digest {params.digest} > {log} 2>&1"

@@ -1,13 +1,13 @@
 rule preprocess:
     input:
-        "results/{dataset}/{session}/raw.zarr",
+        raw=layout.RAW_ZARR,
     output:
-        clean=directory("results/{dataset}/{session}/clean.zarr"),
-        qc="results/{dataset}/{session}/qc.json",
+        clean=directory(layout.CLEAN_ZARR),
+        qc=layout.QC_JSON,
     params:
         args=preprocess_args,
     log:
-        "results/logs/preprocess/{dataset}/{session}.log",
+        layout.log("preprocess", "{dataset}", "{session}"),
     threads: 1
     resources:
         mem_mb=4000,
@@ -15,5 +15,5 @@ rule preprocess:
     conda:
         "../../envs/preprocess.yaml"
     shell:
-        "neurodag preprocess {input} --out results/{wildcards.dataset}/{wildcards.session} "
-        "{params.args} > {log} 2>&1"
+        "neurodag preprocess --in raw={input.raw:q} --out clean={output.clean:q} "
+        "--out qc={output.qc:q} {params.args} > {log} 2>&1"

@@ -2,19 +2,19 @@ rule report_dataset:
     input:
         unpack(report_inputs),
     output:
-        html=report(
-            "results/reports/{dataset}.html",
+        page=report(
+            layout.REPORT_PAGE,
             caption="../report/dataset.rst",
             category="Datasets",
             labels={"dataset": "{dataset}"},
         ),
-        figures=directory("results/reports/{dataset}"),
+        figures=directory(layout.REPORT_FIGURES),
     wildcard_constraints:
         dataset=r"(?!index(?:\.html)?$)[A-Za-z][A-Za-z0-9_-]*",
     params:
-        options=report_options,
+        args=report_args,
     log:
-        "results/logs/report/{dataset}.log",
+        layout.log("report", "{dataset}"),
     threads: 1
     resources:
         mem_mb=2000,
@@ -22,19 +22,21 @@ rule report_dataset:
     conda:
         "../../envs/report.yaml"
     shell:
-        "neurodag report dataset {wildcards.dataset} {input.raw:q} --out {output.html} "
-        "{params.options} > {log} 2>&1"
+        "neurodag report dataset {params.args} --out page={output.page:q} "
+        "--out figures={output.figures:q} > {log} 2>&1"
 
 
 rule report_index:
     input:
-        expand("results/reports/{dataset}.html", dataset=reported_datasets()),
+        pages=expand(layout.REPORT_PAGE, dataset=reported_datasets()),
     output:
-        "results/reports/index.html",
+        page=layout.REPORT_INDEX,
     params:
+        pages=lambda wc: shlex.join(keyed("pages", {d: layout.path(layout.REPORT_PAGE, dataset=d)
+                                                    for d in reported_datasets()})),
         title=config["report"]["title"],
     log:
-        "results/logs/report/index.log",
+        layout.log("report", "index"),
     threads: 1
     resources:
         mem_mb=1000,
@@ -42,4 +44,5 @@ rule report_index:
     conda:
         "../../envs/report.yaml"
     shell:
-        "neurodag report index {input:q} --out {output} --title {params.title:q} > {log} 2>&1"
+        "neurodag report index {params.pages} --out page={output.page:q} "
+        "--title {params.title:q} > {log} 2>&1"

@@ -3,7 +3,6 @@
 >>> from neurodag import denoise
 >>> ckpt = denoise.train("results/models/denoiser", seed=0, budget="small")  # checkpoint dir
 >>> clean = denoise.apply(ds, ckpt)                  # contract in, contract out (EEG denoised)
->>> denoise.apply_session("raw.zarr", ckpt, "out/")  # -> out/denoised.zarr
 
 Modules: :mod:`~neurodag.denoise.data` (the semi-synthetic benchmark: clean EEG, EMG,
 mixing at an SNR, splits by recording), :mod:`~neurodag.denoise.emg` (the EMG generator),
@@ -14,11 +13,21 @@ spectrum), :mod:`~neurodag.denoise.evaluate` (single-channel and multichannel pr
 :mod:`~neurodag.denoise.inference` (denoising contract Datasets). The paper figure is
 :mod:`neurodag.report.papers.emg_denoising`.
 
-torch is imported with this package: it belongs to the models/torch environment.
+torch is imported with the functions below (they belong to the models/torch environment),
+not with the package: :mod:`~neurodag.denoise.options` declares the training options
+without it. The step is :mod:`neurodag.steps.denoise`.
 """
 
-from .inference import apply, apply_session
-from .training import BUDGETS, DEFAULTS, checkpoint_hash, load, options_for, predict, train
+from importlib import import_module
 
-__all__ = ["BUDGETS", "DEFAULTS", "apply", "apply_session", "checkpoint_hash", "load",
-           "options_for", "predict", "train"]
+_LAZY = {"apply": "inference", "BUDGETS": "training", "DEFAULTS": "training",
+         "checkpoint_hash": "training", "load": "training", "options_for": "training",
+         "predict": "training", "train": "training"}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -222,20 +222,3 @@ def _time_chunks(n: int, block: int, depth: int) -> tuple[int, ...]:
 
 def _block(x: np.ndarray, *, sfreq: float, net, threshold: float, device: str) -> np.ndarray:
     return denoise_array(x, sfreq, net, threshold=threshold, device=device).astype(x.dtype)
-
-
-def apply_session(zarr_in: str | Path, checkpoint: str | Path, out_dir: str | Path, *,
-                  device: str = "cpu", config_digest: str = "") -> Path:
-    """Denoise a contract store into ``out_dir/denoised.zarr`` (atomically; block by block).
-
-    The output keeps the recording's ``source`` and records the input store and the
-    checkpoint files in ``inputs``. Returns the path of ``denoised.zarr``.
-    """
-    from .. import provenance, store
-
-    zarr_in, checkpoint = Path(zarr_in), Path(checkpoint)
-    ds = store.read_signal(zarr_in)
-    out = apply(ds, checkpoint, device=device)
-    provenance.stamp(out, [zarr_in, checkpoint / "model.pt", checkpoint / "config.json"],
-                     keep_source=True, config_digest=config_digest)
-    return store.write_signal(out, Path(out_dir) / "denoised.zarr")

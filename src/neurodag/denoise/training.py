@@ -26,7 +26,6 @@ thread count give bitwise identical weights on the CPU.
 from __future__ import annotations
 
 import copy
-import difflib
 import hashlib
 import json
 import math
@@ -42,17 +41,11 @@ from ..store import atomic_path, write_json
 from . import data as _data
 from . import evaluate as _evaluate
 from . import model as _model
+from .options import TrainingOptions
 
-#: Training options and their defaults (``train(**options)`` overrides them).
-DEFAULTS = {
-    "arch": "atat", "model": {}, "steps": 8000, "batch_size": 64, "lr": 1e-3,
-    "weight_decay": 1e-4, "warmup": 200, "clip": 1.0,
-    "ae_weight": 0.1, "score_weight": 0.1, "adv_weight": 0.01, "adv_start": 0.2,
-    "disc_lr": 2e-4, "eval_every": 500, "val_pairs": 512, "log_every": 100,
-    "n_synthetic": list(_data.N_SYNTHETIC), "duration": 60.0,
-    "cache_dir": "resources/reference", "real_dir": None, "threads": None,
-    "threshold": 0.05, "evaluate_test": True, "clean_fraction": 0.1,
-}
+#: Training options and their defaults (``train(**options)`` overrides them); declared in
+#: :class:`~neurodag.denoise.options.TrainingOptions`.
+DEFAULTS = TrainingOptions.defaults()
 #: Named budgets: "default" is the full-size run (< 15 min on 2 CPU cores), "small" the
 #: budget of the workflow's default run.
 BUDGETS = {
@@ -67,30 +60,8 @@ def options_for(budget: str = "default", **options) -> dict:
     """The training options of ``budget`` updated with ``options``, checked."""
     if budget not in BUDGETS:
         raise ConfigError(f"denoise.budget: {budget!r} is not one of {list(BUDGETS)}")
-    opts = {**copy.deepcopy(DEFAULTS), **copy.deepcopy(BUDGETS[budget])}
-    for key, value in options.items():
-        if key not in DEFAULTS:
-            close = difflib.get_close_matches(key, list(DEFAULTS), n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise ConfigError(f"denoise.{key}: unknown option{hint}")
-        opts[key] = value
-    if opts["arch"] not in _model.ARCHITECTURES:
-        raise ConfigError(f"denoise.arch: {opts['arch']!r} is not one of "
-                          f"{list(_model.ARCHITECTURES)}")
-    for key in ("steps", "batch_size", "eval_every", "val_pairs", "log_every"):
-        if not isinstance(opts[key], int) or isinstance(opts[key], bool) or opts[key] < 1:
-            raise ConfigError(f"denoise.{key}: expected a positive integer, got {opts[key]!r}")
-    for key in ("lr", "weight_decay", "ae_weight", "score_weight", "adv_weight", "disc_lr",
-                "clip", "duration", "threshold", "clean_fraction"):
-        v = opts[key]
-        if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) \
-                or v < 0:
-            raise ConfigError(f"denoise.{key}: expected a number >= 0, got {v!r}")
-    for key in ("adv_start", "clean_fraction"):
-        if not 0 <= opts[key] <= 1:
-            raise ConfigError(f"denoise.{key}: expected a fraction in [0, 1], got {opts[key]!r}")
-    if not isinstance(opts["model"], dict):
-        raise ConfigError(f"denoise.model: expected a mapping, got {opts['model']!r}")
+    opts = TrainingOptions.check({**copy.deepcopy(BUDGETS[budget]), **options},
+                                 "denoise").to_dict()
     known = set(_model.ATAT_DEFAULTS if opts["arch"] == "atat" else ("dropout",)) - {"n_samples"}
     for key in opts["model"]:
         if key not in known:

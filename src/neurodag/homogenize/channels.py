@@ -42,7 +42,6 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from pathlib import Path
 
 import dask
 import dask.array as da
@@ -296,14 +295,3 @@ def stack(sessions: Sequence[xr.Dataset] | Mapping[str, xr.Dataset], *, by: str 
         neurodag_version=__version__, config_digest="", created=provenance.now(),
     )
     return out
-
-
-def run(stores: Mapping[str, str | Path], out: str | Path, *, config_digest: str = "",
-        **options) -> Path:
-    """Read contract stores (``{session: path}``), :func:`stack` them and write ``out``."""
-    from ..store import read_signal, write_dataset
-
-    stacked = stack({name: read_signal(path) for name, path in stores.items()}, **options)
-    provenance.stamp(stacked, list(stores.values()), source="sessions",
-                     config_digest=config_digest)
-    return write_dataset(stacked, out)

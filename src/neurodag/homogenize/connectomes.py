@@ -315,18 +315,6 @@ def jaccard(merged: xr.Dataset, synapse: str | Sequence[str] | None = None, *,
                                                "common_pairs_only": int(common)})
 
 
-def run_stores(stores: Mapping[str, str | Path], out: str | Path, *, alpha: float = ALPHA,
-               config_digest: str = "") -> Path:
-    """Merge ingested connectome stores (``{annotation: connectome.zarr}``) into ``out``."""
-    from .. import connectome
-    from ..store import write_dataset
-
-    merged = merge({name: connectome.read(path) for name, path in stores.items()}, alpha=alpha)
-    provenance.stamp(merged, list(stores.values()), source="connectomes",
-                     config_digest=config_digest)
-    return write_dataset(merged, out)
-
-
 def run(cache_dir: str | Path, out: str | Path, *,
         annotations: Mapping[str, tuple[str, str]] | None = None,
         alpha: float = ALPHA) -> Path:

@@ -48,7 +48,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import xarray as xr
@@ -284,26 +283,3 @@ def _obj(values) -> np.ndarray:
 def coverage(stacked: xr.Dataset) -> xr.DataArray:
     """Recordings per (dataset, neuron): how many sessions of each dataset have each neuron."""
     return stacked["mask"].groupby("dataset").sum("session").rename("sessions")
-
-
-def run(inputs: Mapping[str, Mapping[str, str | Path]], out: str | Path, *,
-        config_digest: str = "", **options) -> Path:
-    """Read contract stores, :func:`stack` them and write the result to ``out`` (zarr).
-
-    Parameters
-    ----------
-    inputs : mapping
-        ``{dataset: {session id: path to a contract zarr store}}``.
-    out : path-like
-        Target, e.g. ``results/{dataset}/homogenized.zarr``; written atomically.
-    **options
-        Passed to :func:`stack` (``dt``, ``min_samples``, ``smooth``, ``zscore``, ``kind``,
-        ``awc_on``).
-    """
-    from ..store import read_signal, write_dataset
-
-    datasets = {d: {s: read_signal(p) for s, p in sess.items()} for d, sess in inputs.items()}
-    stacked = stack(datasets, **options)
-    paths = [Path(p) for sess in inputs.values() for p in sess.values()]
-    provenance.stamp(stacked, paths, source="sessions", config_digest=config_digest)
-    return write_dataset(stacked, out)

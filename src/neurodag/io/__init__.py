@@ -32,7 +32,6 @@ recording's path and ``source_files`` lists every file read (recording parts and
 
 from __future__ import annotations
 
-import numbers
 from pathlib import Path
 
 import xarray as xr
@@ -49,30 +48,14 @@ from .discover import (
     classify,
     is_suite2p_dir,
 )
+from .options import PARCELLATIONS, ReaderOptions  # noqa: F401
 from .sidecars import read_events
 
 __all__ = ["read", "classify", "infer_modality", "OPTIONS"]
 
-#: Reader options accepted from config/CLI, with what each means.
-OPTIONS = {
-    "sfreq": "sampling rate in Hz, for tables without a time column and CaImAn files without "
-             "params/data/fr (checked against the file's rate when it has one)",
-    "tr": "repetition time in s: overrides the NIfTI/MGZ/GIFTI header; gives fMRI ROI "
-          "tables their rate (sfreq = 1 / tr)",
-    "units": "units of calcium traces (default a.u.; CaImAn F_dff is dF/F)",
-    "line_freq": "power-line frequency in Hz, stored as attr line_freq",
-    "parcellation": "power, dosenbach or seitzman: a 4-D NIfTI without a label image is "
-                    "reduced to sphere means around nilearn's bundled MNI coordinates "
-                    "(Power 2011: 264, Dosenbach 2010: 160, Seitzman 2018: 300 ROIs)",
-    "radius": "sphere radius in mm for option parcellation (default 5)",
-    "voxels": "true: a 4-D NIfTI becomes one channel per voxel inside a brain mask (a 3-D "
-              "NIfTI named *mask* given with it, else nilearn's compute_epi_mask)",
-    "include_non_cells": "true: keep suite2p ROIs that iscell.npy does not classify as cells "
-                         "and CaImAn components outside estimates/idx_components "
-                         "(default false: cells/accepted components only)",
-}
-PARCELLATIONS = ("power", "dosenbach", "seitzman")
-_BOOL_OPTIONS = ("voxels", "include_non_cells")
+#: Reader options accepted from config/CLI, with what each means (declared in
+#: :class:`~neurodag.io.options.ReaderOptions`).
+OPTIONS = {name: spec.doc for name, spec in ReaderOptions.specs().items()}
 
 
 def _kind(path: Path) -> str:
@@ -95,30 +78,6 @@ def _kind(path: Path) -> str:
     if suffix in MNE_EXTENSIONS:
         return "mne"
     raise InputError(f"{path}: unknown recording type {suffix!r}")
-
-
-def _check_options(options: dict) -> dict:
-    out = {}
-    for key, value in options.items():
-        if key not in OPTIONS:
-            raise ConfigError(f"reader option {key!r} is unknown; expected one of {list(OPTIONS)}")
-        if value is None:
-            continue
-        if key == "units":
-            if not isinstance(value, str) or not value:
-                raise ConfigError(f"reader option 'units': expected a string, got {value!r}")
-        elif key == "parcellation":
-            if value not in PARCELLATIONS:
-                raise ConfigError(f"reader option 'parcellation': {value!r} is not one of "
-                                  f"{list(PARCELLATIONS)}")
-        elif key in _BOOL_OPTIONS:
-            if not isinstance(value, bool):
-                raise ConfigError(f"reader option {key!r}: expected true or false, got {value!r}")
-        elif (isinstance(value, bool) or not isinstance(value, numbers.Real)
-              or not value > 0 or value == float("inf")):
-            raise ConfigError(f"reader option {key!r}: expected a positive number, got {value!r}")
-        out[key] = value
-    return out
 
 
 def _read_store(path: Path, kind: str, modality: str | None) -> xr.Dataset:
@@ -199,7 +158,7 @@ def read(paths, *, modality: str | None = None, subject: str | None = None,
     InputError
         One line naming the file and the problem (ConfigError for a bad option).
     """
-    opts = _check_options(options)
+    opts = ReaderOptions.check(options, "ingest").given()
     if modality is not None and modality not in schema.MODALITIES:
         raise ConfigError(f"modality {modality!r} is not one of {list(schema.MODALITIES)}")
     side = classify(paths)

@@ -1,7 +1,9 @@
 """Preprocessing options: per-modality defaults and their validation.
 
-:data:`DEFAULTS` holds plain JSON values (the lead copies them into the config schema).
-:func:`check_options` fills the defaults in and raises a one-line
+One declaration per modality (:data:`OPTIONS`, :class:`~neurodag.options.Options`
+subclasses: type, default, bounds and a one-line doc of each option); the config schema's
+``preprocess`` section, ``neurodag preprocess --help`` and :data:`DEFAULTS` (plain JSON)
+come from it. :func:`check_options` fills the defaults in and raises a one-line
 :class:`~neurodag.errors.ConfigError` naming the key path for an unknown key (with the
 closest valid one), a wrong type or a value out of range.
 
@@ -32,12 +34,13 @@ Calcium baseline: 20th percentile over 180 s
 
 from __future__ import annotations
 
-import copy
-import difflib
 import importlib
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
 
 from ..errors import ConfigError
+from ..options import Options, fail, option
 
 #: ICLabel classes (EEG) and MEGnet classes (MEG), as mne-icalabel names them.
 ICLABEL_CLASSES = ("brain", "muscle artifact", "eye blink", "heart beat", "line noise",
@@ -46,68 +49,38 @@ MEGNET_CLASSES = ("brain/other", "eye blink", "heart beat", "eye movement")
 #: Classes that are never removed, whatever the options say.
 KEEP_CLASSES = ("brain", "other", "brain/other")
 ARTIFACT_CLASSES = tuple(c for c in (*ICLABEL_CLASSES, *MEGNET_CLASSES) if c not in KEEP_CLASSES)
-
-_BADS = {"flat_ratio": 1e-3, "z_threshold": 5.0, "n_neighbours": 4, "window": 1.0,
-         "interpolate": True}
-_ICA = {"enabled": True, "method": "fastica", "n_components": 20, "random_state": 97,
-        "max_iter": 500, "threshold": 0.7,
-        "remove": ["eye blink", "muscle artifact", "heart beat", "line noise", "channel noise",
-                   "eye movement"],
-        "eog": True, "ecg": True, "mode": "targeted", "gate_z": 3.0}
-
-
-def _ephys(bandpass, reference, ica_enabled, method="fastica"):
-    return {"line_freq": None, "notch": True, "bandpass": bandpass, "reference": reference,
-            "montage": None, "bads": dict(_BADS),
-            "ica": dict(_ICA, enabled=ica_enabled, method=method,
-                        remove=list(_ICA["remove"]))}
-
-
-#: ``{modality: {option: default}}``; see the module docstring for the choices.
-DEFAULTS: dict[str, dict] = {
-    "eeg": _ephys([1.0, 40.0], "average", True),
-    "meg": _ephys([1.0, 40.0], "none", True),
-    "seeg": _ephys([1.0, None], "bipolar", False),
-    "ecog": _ephys([1.0, None], "average", False),
-    "fmri": {"confounds": "default", "detrend": True, "bandpass": [0.01, 0.1],
-             "standardize": "zscore_sample", "fd_threshold": 0.5},
-    "calcium": {"neuropil_coef": 0.7, "baseline_window": 180.0, "baseline_percentile": 20.0,
-                "deconvolve": False, "tau_decay": None},
-    "spikes": {"min_rate": 0.0},
-}
-
-#: Values a string option may take (key path -> choices).
-CHOICES = {
-    "reference": ("average", "bipolar", "none"),
-    "ica.method": ("infomax", "fastica"),
-    "ica.mode": ("targeted", "full"),
-    "standardize": ("zscore_sample", "zscore", "psc", "none"),
-}
 #: fMRI confound strategies (or give a list of column names).
 CONFOUND_STRATEGIES = ("default", "motion", "compcor", "none")
 
 
-def _fail(path: str, msg: str):
-    raise ConfigError(f"preprocess.{path}: {msg}")
+def _band(value, path):
+    low, high = value
+    if low is not None and high is not None and low >= high:
+        fail(path, f"low edge {low:g} Hz must be below high edge {high:g} Hz")
+    return value
 
 
-def _number(path, value, *, low=None, high=None, low_open=False, integer=False,
-            nullable=False):
-    if value is None and nullable:
-        return None
-    kind = "an integer" if integer else "a number"
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if ok and integer and float(value) != int(value):
-        ok = False
-    if not ok:
-        _fail(path, f"expected {kind}{' or null' if nullable else ''}, got {value!r}")
-    given, value = value, int(value) if integer else float(value)
-    if value != value or (low is not None and (value <= low if low_open else value < low)) or (
-            high is not None and value > high):
-        rng = f"{'>' if low_open else '>='} {low:g}" if low is not None else ""
-        rng += (" and " if rng and high is not None else "") + (
-            f"<= {high:g}" if high is not None else "")
-        _fail(path, f"expected {kind} {rng}, got {given!r}")
+def _montage(value, path):
+    if value is not None:
+        import mne
+
+        choices = mne.channels.get_builtin_montages()
+        if value not in choices:
+            from ..errors import suggest
+
+            fail(path, f"expected one of {list(choices)}, got {value!r}{suggest(value, choices)}")
+    return value
+
+
+def _remove(value, path):
+    for i, label in enumerate(value):
+        if label in KEEP_CLASSES:
+            fail(f"{path}[{i}]", f"{label!r} components are never removed")
+        if label not in ARTIFACT_CLASSES:
+            from ..errors import suggest
+
+            fail(f"{path}[{i}]", f"expected one of {list(ARTIFACT_CLASSES)}, got {label!r}"
+                                 f"{suggest(label, ARTIFACT_CLASSES)}")
     return value
 
 
@@ -119,46 +92,136 @@ def _importable(module: str) -> bool:
     return True
 
 
-def _bool(path, value):
-    if not isinstance(value, bool):
-        _fail(path, f"expected true or false, got {value!r}")
+def _deconvolve(value, path):
+    if value and not _importable("oasis.functions"):
+        raise ConfigError(f"{path}: needs the package oasis-deconv (GPL-3.0, not a neurodag "
+                          "dependency: pip install oasis-deconv), which is not installed")
     return value
 
 
-def _choice(path, value, choices):
-    if value not in choices:
-        close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        _fail(path, f"expected one of {list(choices)}, got {value!r}{hint}")
-    return value
+def _band_option(default, doc):
+    return option(default, doc, gt=0, min_items=2, max_items=2, check=_band)
 
 
-def _band(path, value, *, both=False):
-    if not isinstance(value, (list, tuple)) or len(value) != 2:
-        _fail(path, f"expected [low, high] in Hz (null for no edge), got {value!r}")
-    low = _number(f"{path}[0]", value[0], low=0, low_open=True, nullable=not both)
-    high = _number(f"{path}[1]", value[1], low=0, low_open=True, nullable=not both)
-    if low is not None and high is not None and low >= high:
-        _fail(path, f"low edge {low:g} Hz must be below high edge {high:g} Hz")
-    return [low, high]
+@dataclass(frozen=True)
+class Bads(Options):
+    """Bad channels: flat, or noisy by robust z-scores."""
+
+    flat_ratio: float = option(1e-3, "flat: robust amplitude below this fraction of the "
+                                     "median channel's", ge=0, le=1)
+    z_threshold: float = option(5.0, "noisy: robust z-score of amplitude or of correlation "
+                                     "with neighbours above this", gt=0)
+    n_neighbours: int = option(4, "neighbours a channel is correlated with", ge=1)
+    window: float = option(1.0, "window (s) of the amplitude and correlation statistics", gt=0)
+    interpolate: bool = option(True, "interpolate bad channels where positions exist (else "
+                                     "drop them)")
 
 
-def _merge(path: str, given, defaults: dict) -> dict:
-    """Defaults updated with ``given``; unknown keys fail with the closest known one."""
-    if not isinstance(given, Mapping):
-        _fail(path or "(options)", f"expected a mapping, got {type(given).__name__}")
-    out = copy.deepcopy(defaults)
-    for key, value in given.items():
-        where = f"{path}.{key}" if path else str(key)
-        if key not in defaults:
-            close = difflib.get_close_matches(str(key), list(defaults), n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            _fail(where, f"unknown option{hint} (known: {', '.join(defaults)})")
-        if isinstance(defaults[key], dict):
-            out[key] = _merge(where, value, defaults[key])
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
+@dataclass(frozen=True)
+class ICA(Options):
+    """ICA and component labelling (ICLabel for EEG, MEGnet for MEG)."""
+
+    enabled: bool = option(True, "fit ICA and remove artifact components")
+    method: Literal["infomax", "fastica"] = option("fastica", "ICA algorithm")
+    n_components: int = option(20, "components fitted", ge=2)
+    random_state: int = option(97, "seed of the ICA fit", ge=0)
+    max_iter: int = option(500, "ICA iterations at most", ge=1)
+    threshold: float = option(0.7, "a component is removed when its label's probability is "
+                                    "at least this", ge=0, le=1)
+    remove: list[str] = option(
+        ["eye blink", "muscle artifact", "heart beat", "line noise", "channel noise",
+         "eye movement"], "component labels removed", check=_remove)
+    eog: bool = option(True, "also remove components correlated with EOG channels")
+    ecg: bool = option(True, "also remove components correlated with ECG channels")
+    mode: Literal["targeted", "full"] = option(
+        "targeted", "remove components where they are active (targeted) or everywhere")
+    gate_z: float = option(3.0, "targeted mode: activity threshold (robust z-score)", gt=0)
+
+
+@dataclass(frozen=True)
+class EEG(Options):
+    """EEG: notch, band-pass, bad channels, average reference, ICA with ICLabel."""
+
+    line_freq: float | None = option(None, "power-line frequency in Hz (default: from the "
+                                           "file, else found in the spectrum)", gt=0)
+    notch: bool = option(True, "notch the line frequency and its harmonics")
+    bandpass: list[float | None] = _band_option([1.0, 40.0], "band-pass [low, high] in Hz "
+                                                "(null: no edge)")
+    reference: Literal["average", "bipolar", "none"] = option("average", "re-reference")
+    montage: str | None = option(None, "an MNE built-in montage for channels without "
+                                       "positions", check=_montage)
+    bads: Bads = option(Bads(), "bad channels")
+    ica: ICA = option(ICA(), "ICA")
+
+
+@dataclass(frozen=True)
+class MEG(EEG):
+    """MEG: as EEG, no re-reference, MEGnet labels."""
+
+    reference: Literal["average", "bipolar", "none"] = option("none", "re-reference")
+
+
+@dataclass(frozen=True)
+class SEEG(EEG):
+    """sEEG: high-pass only, bipolar along shafts, no ICA."""
+
+    bandpass: list[float | None] = _band_option([1.0, None], "band-pass [low, high] in Hz "
+                                                "(null: no edge)")
+    reference: Literal["average", "bipolar", "none"] = option("bipolar", "re-reference")
+    ica: ICA = option(ICA(enabled=False), "ICA")
+
+
+@dataclass(frozen=True)
+class ECoG(SEEG):
+    """ECoG: high-pass only, average reference, no ICA."""
+
+    reference: Literal["average", "bipolar", "none"] = option("average", "re-reference")
+
+
+@dataclass(frozen=True)
+class FMRI(Options):
+    """fMRI: confound regression, detrend, band-pass, standardisation (nilearn)."""
+
+    confounds: Literal["default", "motion", "compcor", "none"] | list[str] = option(
+        "default", "confound strategy, or a list of confound column names")
+    detrend: bool = option(True, "remove linear trends")
+    bandpass: list[float | None] = _band_option([0.01, 0.1], "band-pass [low, high] in Hz "
+                                                "(null: no edge)")
+    standardize: Literal["zscore_sample", "zscore", "psc", "none"] = option(
+        "zscore_sample", "standardisation of each signal")
+    fd_threshold: float = option(0.5, "framewise displacement (mm) above which a volume "
+                                      "counts as moving, in qc.json", gt=0)
+
+
+@dataclass(frozen=True)
+class Calcium(Options):
+    """Calcium: neuropil subtraction, dF/F, optional OASIS deconvolution, SNR."""
+
+    neuropil_coef: float = option(0.7, "neuropil subtracted x this (when Fneu is present)",
+                                  ge=0, le=1)
+    baseline_window: float = option(180.0, "running-percentile baseline window (s)", gt=0)
+    baseline_percentile: float = option(20.0, "baseline percentile", ge=0, le=100)
+    deconvolve: bool = option(False, "OASIS AR(1) event rates (needs oasis-deconv)",
+                              check=_deconvolve)
+    tau_decay: float | None = option(None, "decay time (s) for OASIS (default: estimated)",
+                                     gt=0)
+
+
+@dataclass(frozen=True)
+class Spikes(Options):
+    """Spikes: counts kept; silent units dropped."""
+
+    min_rate: float = option(0.0, "units at or below this rate (Hz) are dropped", ge=0)
+
+
+#: The options declaration of each modality.
+OPTIONS: dict[str, type[Options]] = {
+    "eeg": EEG, "meg": MEG, "seeg": SEEG, "ecog": ECoG, "fmri": FMRI, "calcium": Calcium,
+    "spikes": Spikes,
+}
+
+#: ``{modality: {option: default}}`` as plain JSON; see the module docstring for the choices.
+DEFAULTS: dict[str, dict] = {m: cls.defaults() for m, cls in OPTIONS.items()}
 
 
 def check_options(modality: str, options: Mapping | None = None) -> dict:
@@ -167,7 +230,7 @@ def check_options(modality: str, options: Mapping | None = None) -> dict:
     Parameters
     ----------
     modality : str
-        One of the contract's modalities (a key of :data:`DEFAULTS`).
+        One of the contract's modalities (a key of :data:`OPTIONS`).
     options : mapping, optional
         User options, nested like :data:`DEFAULTS` (e.g. ``{"ica": {"n_components": 15}}``).
 
@@ -182,84 +245,7 @@ def check_options(modality: str, options: Mapping | None = None) -> dict:
         One line naming the key path (``preprocess.ica.n_componets``) and the problem;
         an unknown key suggests the closest known one.
     """
-    if modality not in DEFAULTS:
+    if modality not in OPTIONS:
         raise ConfigError(f"preprocess: unknown modality {modality!r} "
-                          f"(expected one of {', '.join(DEFAULTS)})")
-    opts = _merge("", options or {}, DEFAULTS[modality])
-    check = _CHECKS[modality]
-    check(opts)
-    return opts
-
-
-def _check_ephys(o: dict) -> None:
-    _number("line_freq", o["line_freq"], low=0, low_open=True, nullable=True)
-    _bool("notch", o["notch"])
-    o["bandpass"] = _band("bandpass", o["bandpass"])
-    _choice("reference", o["reference"], CHOICES["reference"])
-    if o["montage"] is not None and not isinstance(o["montage"], str):
-        _fail("montage", f"expected the name of an MNE built-in montage or null, got "
-                         f"{o['montage']!r}")
-    if isinstance(o["montage"], str):
-        import mne
-
-        _choice("montage", o["montage"], mne.channels.get_builtin_montages())
-    b = o["bads"]
-    b["flat_ratio"] = _number("bads.flat_ratio", b["flat_ratio"], low=0, high=1)
-    b["z_threshold"] = _number("bads.z_threshold", b["z_threshold"], low=0, low_open=True)
-    b["n_neighbours"] = _number("bads.n_neighbours", b["n_neighbours"], low=1, integer=True)
-    b["window"] = _number("bads.window", b["window"], low=0, low_open=True)
-    _bool("bads.interpolate", b["interpolate"])
-    ica = o["ica"]
-    for key in ("enabled", "eog", "ecg"):
-        _bool(f"ica.{key}", ica[key])
-    _choice("ica.method", ica["method"], CHOICES["ica.method"])
-    _choice("ica.mode", ica["mode"], CHOICES["ica.mode"])
-    ica["gate_z"] = _number("ica.gate_z", ica["gate_z"], low=0, low_open=True)
-    ica["n_components"] = _number("ica.n_components", ica["n_components"], low=2, integer=True)
-    ica["random_state"] = _number("ica.random_state", ica["random_state"], low=0, integer=True)
-    ica["max_iter"] = _number("ica.max_iter", ica["max_iter"], low=1, integer=True)
-    ica["threshold"] = _number("ica.threshold", ica["threshold"], low=0, high=1)
-    if not isinstance(ica["remove"], (list, tuple)):
-        _fail("ica.remove", f"expected a list of component labels, got {ica['remove']!r}")
-    for i, label in enumerate(ica["remove"]):
-        if label in KEEP_CLASSES:
-            _fail(f"ica.remove[{i}]", f"{label!r} components are never removed")
-        _choice(f"ica.remove[{i}]", label, ARTIFACT_CLASSES)
-    ica["remove"] = list(ica["remove"])
-
-
-def _check_fmri(o: dict) -> None:
-    conf = o["confounds"]
-    if isinstance(conf, str):
-        _choice("confounds", conf, CONFOUND_STRATEGIES)
-    elif isinstance(conf, (list, tuple)) and all(isinstance(c, str) for c in conf):
-        o["confounds"] = list(conf)
-    else:
-        _fail("confounds", f"expected a strategy ({', '.join(CONFOUND_STRATEGIES)}) or a list "
-                           f"of confound names, got {conf!r}")
-    _bool("detrend", o["detrend"])
-    o["bandpass"] = _band("bandpass", o["bandpass"])
-    _choice("standardize", o["standardize"], CHOICES["standardize"])
-    o["fd_threshold"] = _number("fd_threshold", o["fd_threshold"], low=0, low_open=True)
-
-
-def _check_calcium(o: dict) -> None:
-    o["neuropil_coef"] = _number("neuropil_coef", o["neuropil_coef"], low=0, high=1)
-    o["baseline_window"] = _number("baseline_window", o["baseline_window"], low=0,
-                                   low_open=True)
-    o["baseline_percentile"] = _number("baseline_percentile", o["baseline_percentile"],
-                                       low=0, high=100)
-    if _bool("deconvolve", o["deconvolve"]) and not _importable("oasis.functions"):
-        raise ConfigError("preprocess.deconvolve: needs the package oasis-deconv (GPL-3.0, "
-                          "not a neurodag dependency: pip install oasis-deconv), which is "
-                          "not installed")
-    o["tau_decay"] = _number("tau_decay", o["tau_decay"], low=0, low_open=True, nullable=True)
-
-
-def _check_spikes(o: dict) -> None:
-    o["min_rate"] = _number("min_rate", o["min_rate"], low=0)
-
-
-_CHECKS = {"eeg": _check_ephys, "meg": _check_ephys, "seeg": _check_ephys,
-           "ecog": _check_ephys, "fmri": _check_fmri, "calcium": _check_calcium,
-           "spikes": _check_spikes}
+                          f"(expected one of {', '.join(OPTIONS)})")
+    return OPTIONS[modality].check(options or {}, "preprocess").to_dict()

@@ -222,6 +222,14 @@ def fetch(name: str | Reference, cache_dir: str | Path, *,
     root = Path(cache_dir) / ref.name
     if is_complete(ref, cache_dir):
         return root
+    return fetch_to(ref, root, download=download)
+
+
+def fetch_to(name: str | Reference, root: str | Path, *,
+             download: Downloader | None = None) -> Path:
+    """Fetch a reference's data files into the folder ``root`` (see :func:`fetch`; this
+    one always downloads)."""
+    ref, root = get(name), Path(root)
     if ref.wheel is None:
         _copy_installed(ref, root)
         return root

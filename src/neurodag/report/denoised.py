@@ -12,7 +12,8 @@ from . import style
 SECONDS = 6.0
 
 
-def plot_session(raw_zarr: Path, denoised_zarr: Path, path: Path) -> tuple[Path, Path, str]:
+def plot_session(raw_zarr: Path, denoised_zarr: Path, path: Path,
+                 session: str) -> tuple[Path, Path, str]:
     """Raw and denoised traces of the EEG channel whose power changed most, for SECONDS."""
     raw, den = read_signal(raw_zarr), read_signal(denoised_zarr)
     eeg = [str(c) for c, t in zip(raw["channel"].values, raw["channel_type"].values,
@@ -38,7 +39,7 @@ def plot_session(raw_zarr: Path, denoised_zarr: Path, path: Path) -> tuple[Path,
                      "power_removed_fraction": {c: float(r) for c, r in zip(eeg, removed,
                                                                            strict=True)}},
                     path.with_suffix(".json"))
-    caption = (f"{raw_zarr.parent.name}: {eeg[ch]}, the channel whose power the denoiser "
+    caption = (f"{session}: {eeg[ch]}, the channel whose power the denoiser "
                f"changed most ({100 * removed[ch]:.0f}% of it, first minute); median over "
                f"EEG channels {100 * float(np.median(removed)):.1f}%.")
     return path, js, caption

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..store import read_json, read_netcdf, write_json
+from ..store import read_netcdf, write_json
 from . import style
 
 #: Bins of the state raster (the first sequence, or its start).
@@ -19,15 +19,18 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def plot_session(folder: str | Path, out_dir: str | Path, prefix: str) -> dict[str, tuple]:
-    """Figures of one session's fits (``folder`` holds ``K{k}.nc`` and ``metrics.json``).
+def plot_session(folder: str | Path, metrics, out_dir: str | Path,
+                 prefix: str) -> dict[str, tuple]:
+    """Figures of one session's fits (``folder`` holds ``K{k}.nc``; ``metrics`` is its
+    :class:`neurodag.steps.fit_glmhmm.Metrics`).
 
     Returns ``{"selection" | "states" | "weights": (png, json, caption)}``.
     """
+    from .. import layout
+
     folder, out_dir = Path(folder), Path(out_dir)
-    metrics = read_json(folder / "metrics.json", "metrics.json")
-    k = metrics["selected_n_states"]
-    model = read_netcdf(folder / f"K{k}.nc")
+    model = read_netcdf(folder / layout.GLMHMM_FIT.format(k=metrics.selected_n_states))
+    metrics = metrics.to_dict()
     return {
         "selection": _selection(metrics, out_dir / f"{prefix}_glmhmm_selection.png"),
         "states": _states(model, out_dir / f"{prefix}_glmhmm_states.png", metrics["session"]),

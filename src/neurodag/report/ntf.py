@@ -104,3 +104,20 @@ def plot_factors(ds: xr.Dataset, path, max_factors: int = 8) -> Path:
         axes[-1, 1].set_xlabel(xlabel)
         style.save(fig, path)
     return path
+
+
+def plot_report(results: dict[int, xr.Dataset], metrics, out_dir) -> list[Path]:
+    """Figures of a fit for the dataset's report: rank selection and the selected factors.
+
+    ``results`` is ``{rank: rank{r}.nc}``, ``metrics`` the step's record
+    (:class:`neurodag.steps.fit_ntf.Metrics`). Writes ``ntf_rank_selection.png`` (when a
+    curve exists) and ``ntf_factors.png`` into ``out_dir``; returns their paths.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    if metrics.curve:
+        paths.append(plot_rank_curve(metrics.curve, metrics.rank,
+                                     out_dir / "ntf_rank_selection.png"))
+    paths.append(plot_factors(results[metrics.rank], out_dir / "ntf_factors.png"))
+    return paths

@@ -1,9 +1,11 @@
 """HTML pages: one per dataset (:func:`dataset_page`) and an index of them (:func:`index_page`).
 
-A dataset page ``reports/{dataset}.html`` keeps its figures and a ``summary.json`` in the
-sibling folder ``reports/{dataset}/``; both are written under temporary names and renamed
-at the end, so a failure leaves no page. Pages link a ``style.css`` copied beside them and
-use only relative links, so they work from the file system.
+A dataset page ``reports/{dataset}.html`` keeps its figures and a ``summary.json`` in a
+figure folder (the report step gives it: ``reports/{dataset}/``); both are written under
+temporary names and renamed at the end, so a failure leaves no page. Pages link a
+``style.css`` copied beside them and use only relative links, so they work from the file
+system. Every input is given explicitly: the sessions' stores, their preprocessing (clean
+store and QC) and the dataset's products.
 """
 
 from __future__ import annotations
@@ -21,14 +23,14 @@ from urllib.parse import quote
 import jinja2
 import yaml
 
-from .. import __version__
+from .. import __version__, layout
 from ..errors import ConfigError, InputError
 from ..provenance import now
 from ..store import atomic_path
 from . import collect, figures, sections, spectra
 from . import qc as qc_figures
 
-SUMMARY = "summary.json"
+SUMMARY = layout.REPORT_SUMMARY
 CSS = "style.css"
 #: Channel tables longer than this start collapsed.
 OPEN_CHANNEL_ROWS = 32
@@ -96,13 +98,15 @@ def _config_yaml(name: str, config: Mapping | None) -> str | None:
                           default_flow_style=False)
 
 
-def _session_section(session: collect.Session, slug: str, fig_dir: Path, link: str) -> dict:
+def _session_section(session: collect.Session, slug: str, fig_dir: Path, link: str,
+                     preprocessed: tuple[Path, Path] | None, page_dir: Path) -> dict:
     signal_png, psd_png = f"{slug}_signal.png", f"{slug}_psd.png"
     signal_caption = figures.plot_signal(session, fig_dir / signal_png)
     psd_caption, psd_skipped = spectra.plot_psd(session, fig_dir / psd_png)
-    qc = qc_figures.session_qc(session, fig_dir, slug, link)
-    if qc is not None:
-        qc["href"] = _href(qc.pop("qc_path"), fig_dir.parent)
+    qc = None
+    if preprocessed is not None:
+        qc = qc_figures.session_qc(session, *preprocessed, fig_dir, slug, link)
+        qc["href"] = _href(qc.pop("qc_path"), page_dir)
     return {
         "key": session.key,
         "anchor": f"session-{slug}",
@@ -164,8 +168,12 @@ def dataset_page(
     *,
     description: str = "",
     config: Mapping | None = None,
-    products: Mapping[str, str | Path] | None = None,
+    products: Mapping[str, str | Path | Mapping[str, str | Path]] | None = None,
     modality: str | None = None,
+    clean: Mapping[str, str | Path] | None = None,
+    qc: Mapping[str, str | Path] | None = None,
+    figures_dir: str | Path | None = None,
+    link: str | None = None,
 ) -> Path:
     """Write the report page of one dataset.
 
@@ -176,18 +184,25 @@ def dataset_page(
     sessions : mapping of str to path-like
         Session id -> that session's contract store (``raw.zarr``), in display order.
     out_html : path-like
-        The page, e.g. ``results/reports/{dataset}.html``. Figures and ``summary.json`` go to
-        the sibling folder named after it (``results/reports/{dataset}/``).
+        The page, e.g. ``results/reports/{dataset}.html``.
     description : str
         A sentence or two shown under the title.
     config : mapping, optional
         The dataset's config entry, shown as YAML.
-    products : mapping of str to path-like, optional
-        Dataset-level products, ``{kind: path}`` with kinds of
-        :data:`neurodag.report.sections.BUILDERS` (``homogenized``, ``connectome``, ...),
-        each shown as a section. A page may have products and no sessions (connectomes).
+    products : mapping, optional
+        Dataset-level products, ``{kind: path}`` or ``{kind: {session: path}}`` with kinds
+        of :data:`neurodag.report.sections.BUILDERS` (``homogenized``, ``connectome``,
+        ``glmhmm``, ...), each shown as a section. A page may have products and no sessions
+        (connectomes).
     modality : str, optional
         Shown when there are no sessions to take it from.
+    clean, qc : mapping of str to path-like, optional
+        Session id -> its preprocessed store and ``qc.json``: the session's QC section.
+    figures_dir : path-like, optional
+        Where the figures and ``summary.json`` go (default: the folder named after the
+        page, ``results/reports/{dataset}/``).
+    link : str, optional
+        The figure folder as the page links it (default: its name, beside the page).
 
     Returns
     -------
@@ -208,19 +223,26 @@ def dataset_page(
     if not isinstance(sessions, Mapping) or not (sessions or products):
         raise InputError(f"{out_html}: dataset {name!r} has no sessions to report")
     config_yaml = _config_yaml(name, config)
-    fig_dir = out_html.with_suffix("")
+    fig_dir = out_html.with_suffix("") if figures_dir is None else Path(figures_dir)
+    clean, qc = dict(clean or {}), dict(qc or {})
+    for key in sorted(set(clean) ^ set(qc)):
+        raise InputError(f"{out_html}: session {key!r} has a clean store or qc.json, not both")
     opened = [collect.open_session(k, p) for k, p in sessions.items()]
     rows = [collect.summary(s) for s in opened]
     taken: set[str] = set()
     slugs = [_slug(s.key, taken) for s in opened]
     with atomic_path(out_html) as tmp_html, atomic_path(fig_dir) as tmp_dir:
         tmp_dir.mkdir()
-        link = quote(fig_dir.name)
-        analyses = [sections.build(kind, path, tmp_dir, link) for kind, path in products.items()]
+        link = quote(fig_dir.name) if link is None else link
+        analyses = [sections.build(kind, path, tmp_dir, link, sessions=sessions)
+                    for kind, path in products.items()]
         summary = (_dataset_summary(name, description, out_html, rows) if rows else
                    _product_summary(name, description, out_html, modality or "", analyses))
-        session_sections = [_session_section(s, slug, tmp_dir, link)
-                            for s, slug in zip(opened, slugs, strict=True)]
+        session_sections = [
+            _session_section(s, slug, tmp_dir, link,
+                             (Path(clean[s.key]), Path(qc[s.key])) if s.key in clean else None,
+                             out_html.parent)
+            for s, slug in zip(opened, slugs, strict=True)]
         (tmp_dir / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         table = [
             dict(row, anchor=f"session-{slug}", duration_text=_fmt_seconds(row["duration_s"]),
@@ -241,9 +263,11 @@ def dataset_page(
     return out_html
 
 
-def read_summary(page: str | Path) -> dict:
-    """The summary a dataset page wrote beside itself (``{page folder}/summary.json``)."""
-    path = Path(page).with_suffix("") / SUMMARY
+def read_summary(page: str | Path, figures_dir: str | Path | None = None) -> dict:
+    """The summary a dataset page wrote into its figure folder (default: the folder named
+    after the page)."""
+    folder = Path(page).with_suffix("") if figures_dir is None else Path(figures_dir)
+    path = folder / SUMMARY
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -253,7 +277,8 @@ def read_summary(page: str | Path) -> dict:
 
 
 def index_page(datasets: Mapping[str, str | Path], out_html: str | Path, *,
-               title: str = "neurodag") -> Path:
+               title: str = "neurodag", figures: Mapping[str, str | Path] | None = None,
+               ) -> Path:
     """Write an index linking every dataset page, with its summary.
 
     Parameters
@@ -264,6 +289,8 @@ def index_page(datasets: Mapping[str, str | Path], out_html: str | Path, *,
         The index, e.g. ``results/reports/index.html``.
     title : str
         Page title.
+    figures : mapping of str to path-like, optional
+        Dataset name -> its page's figure folder (holding ``summary.json``).
 
     Returns
     -------
@@ -283,7 +310,7 @@ def index_page(datasets: Mapping[str, str | Path], out_html: str | Path, *,
         page = Path(page)
         if not page.is_file():
             raise InputError(f"{page}: no report page for dataset {name!r}")
-        s = read_summary(page)
+        s = read_summary(page, (figures or {}).get(name))
         rows.append({
             "name": str(name),
             "href": _href(page, out_html.parent),

@@ -1,7 +1,7 @@
 """Preprocessing QC of one session: before/after figures and the facts of ``qc.json``.
 
-A session has QC when ``clean.zarr`` and ``qc.json`` (written by
-:func:`neurodag.preprocess.run`) lie beside its ``raw.zarr``. Figures:
+A session has QC when the report is given its ``clean.zarr`` and ``qc.json`` (written by
+the preprocess step, :mod:`neurodag.steps.preprocess`). Figures:
 
 - power spectra of the raw and the clean signal (first minute; electrophysiology in
   display units, other modalities as each channel's share of its own power);
@@ -17,27 +17,21 @@ from pathlib import Path
 
 import numpy as np
 
-from ..store import read_json
 from . import style
 from .collect import Session, load_window, main_types, open_session
 from .figures import evenly
 from .spectra import MAX_PSD_CHANNELS, PSD_MIN_SAMPLES, PSD_SECONDS, psd
 
-CLEAN, QC = "clean.zarr", "qc.json"
 EPHYS = ("eeg", "meg", "seeg", "ecog")
 #: Components drawn per row of the ICA figure.
 IC_COLUMNS = 5
 
 
-def paths(raw_store: str | Path) -> tuple[Path, Path] | None:
-    """``(clean.zarr, qc.json)`` beside ``raw_store`` when both exist, else None."""
-    folder = Path(raw_store).parent
-    clean, qc = folder / CLEAN, folder / QC
-    return (clean, qc) if clean.exists() and qc.is_file() else None
-
-
 def read_qc(path: Path) -> dict:
-    return read_json(path, "qc.json")
+    """``qc.json`` as a mapping (read through its record, one line if it is broken)."""
+    from ..steps.preprocess import QC
+
+    return QC.read(path).to_dict()
 
 
 def facts(qc: dict) -> list[tuple[str, str]]:
@@ -256,18 +250,15 @@ def _topo_info(raw: Session, channels: list[str]):
     return info, keep
 
 
-def session_qc(raw: Session, fig_dir: Path, slug: str, link: str) -> dict | None:
-    """Figures and facts of a session's preprocessing, or None when it has none.
+def session_qc(raw: Session, clean_path: Path, qc_path: Path, fig_dir: Path, slug: str,
+               link: str) -> dict:
+    """Figures and facts of a session's preprocessing (its ``clean.zarr`` and ``qc.json``).
 
     Raises
     ------
     InputError
         Naming ``clean.zarr`` or ``qc.json`` when one cannot be read.
     """
-    found = paths(raw.path)
-    if found is None:
-        return None
-    clean_path, qc_path = found
     qc = read_qc(qc_path)
     clean = open_session(raw.key, clean_path)
     figures = []

@@ -1,10 +1,11 @@
 """Report sections for a dataset's dataset-level products (homogenized stacks, connectomes).
 
-Each builder reads its product, writes figures into the page's figure folder and returns
-a dict the dataset template renders generically: ``title``, ``anchor``, ``text``,
-``facts`` (label, value) pairs, ``table`` (``columns``, ``rows``) and ``figures``
-(``src``, ``caption``, ``json``). The page module calls :func:`build` for every product it
-is given; analysis issues add their builders to :data:`BUILDERS`.
+Each builder reads its product (a path, or ``{session: path}`` for per-session products),
+writes figures into the page's figure folder and returns a dict the dataset template renders
+generically: ``title``, ``anchor``, ``text``, ``facts`` (label, value) pairs, ``table``
+(``columns``, ``rows``) and ``figures`` (``src``, ``caption``, ``json``). Metrics are read
+through the record of the step that wrote them. The page module calls :func:`build` for
+every product it is given; a product without a builder gets a plain section listing it.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from urllib.parse import quote
 import numpy as np
 import xarray as xr
 
+from .. import layout
 from ..errors import InputError
-from ..store import read_dataset, read_json, read_signal
+from ..store import read_dataset, read_signal
 
 
 def _figures(made: Mapping[str, tuple[Path, Path, str]], link: str) -> list[dict]:
@@ -25,17 +27,15 @@ def _figures(made: Mapping[str, tuple[Path, Path, str]], link: str) -> list[dict
              "caption": caption} for png, js, caption in made.values()]
 
 
-def homogenized(path: Path, fig_dir: Path, link: str) -> dict:
+def homogenized(path: Path, fig_dir: Path, link: str, **_) -> dict:
     """Calcium sessions on canonical neurons: coverage and a resampling check."""
     from . import homogenize as figs
 
     stacked = read_dataset(path).load()
     if "neuron" not in stacked.dims:
         return _stacked_channels(stacked, path, fig_dir, link)
-    originals = {}
-    for p in stacked.attrs.get("inputs", {}):
-        p = Path(p)
-        originals[f"{p.parent.parent.name}/{p.parent.name}"] = p
+    # the homogenize step records which store each session of the stack came from
+    originals = {k: Path(p) for k, p in stacked.attrs.get("stores", {}).items()}
     names = set(stacked["session"].values.tolist())
     opened = {k: read_signal(p) for k, p in originals.items() if k in names and p.exists()}
     made = figs.run(fig_dir, stacked=stacked, originals=opened)
@@ -72,7 +72,7 @@ def _stacked_channels(stacked: xr.Dataset, path: Path, fig_dir: Path, link: str)
     }
 
 
-def connectome(path: Path, fig_dir: Path, link: str) -> dict:
+def connectome(path: Path, fig_dir: Path, link: str, **_) -> dict:
     """Merged connectome annotations: totals per annotation, agreement and consensus."""
     from . import homogenize as figs
 
@@ -101,18 +101,19 @@ def connectome(path: Path, fig_dir: Path, link: str) -> dict:
     }
 
 
-def glmhmm(path: Path, fig_dir: Path, link: str) -> dict:
-    """GLM-HMM fits of every session (``models/glmhmm/{session}/``)."""
+def glmhmm(paths: dict[str, Path], fig_dir: Path, link: str, **_) -> dict:
+    """GLM-HMM fits of every session (``{session: models/glmhmm/{session}/}``)."""
+    from ..steps.fit_glmhmm import Metrics
     from . import glmhmm as figs
 
     made, rows = {}, []
-    for folder in sorted(p for p in path.iterdir() if (p / "metrics.json").is_file()):
-        m = read_json(folder / "metrics.json", "metrics.json")
-        for key, fig in figs.plot_session(folder, fig_dir, folder.name).items():
-            made[f"{folder.name}/{key}"] = fig
-        k = str(m["selected_n_states"])
-        rows.append([m["session"], m["n_neurons"], m["n_sequences"], m["n_bins"],
-                     m["selected_n_states"], f"{m['heldout_loglik_mean'][k]:.4f}"])
+    for session, folder in paths.items():
+        m = Metrics.read(folder / layout.METRICS)
+        for key, fig in figs.plot_session(folder, m, fig_dir, session).items():
+            made[f"{session}/{key}"] = fig
+        k = str(m.selected_n_states)
+        rows.append([m.session, m.n_neurons, m.n_sequences, m.n_bins, m.selected_n_states,
+                     f"{m.heldout_loglik_mean[k]:.4f}"])
     return {
         "title": "GLM-HMM", "anchor": "glmhmm",
         "text": "Hidden-state GLMs of each session: the number of states chosen by "
@@ -125,18 +126,27 @@ def glmhmm(path: Path, fig_dir: Path, link: str) -> dict:
     }
 
 
-def trsa(path: Path, fig_dir: Path, link: str) -> dict:
+def trsa(path: Path, fig_dir: Path, link: str, **_) -> dict:
     """Topological RSA of the dataset (``models/trsa/``: ``trsa.nc``, ``metrics.json``)."""
+    from ..steps.trsa import Metrics
     from ..store import read_netcdf
-    from .papers.trsa import plot_report
+    from .rsa import plot_report
 
-    results = read_netcdf(path / "trsa.nc")
-    metrics = read_json(path / "metrics.json", "metrics.json")
+    results = read_netcdf(path / layout.TRSA_RESULTS)
+    m = Metrics.read(path / layout.METRICS)
     pngs = plot_report(results, fig_dir)
-    keys = ("n_rdms", "n_conditions", "chance", "accuracy_rdm", "accuracy_gt",
-            "accuracy_geodesic", "best_lu")
-    facts = [(k.replace("_", " "), metrics[k]) for k in keys if k in metrics]
-    stab = [v for v in metrics.get("geometric_stability", {}).values() if v is not None]
+    facts = [("sessions", m.n_sessions), ("regions", f"{m.n_regions} ({', '.join(m.regions)})"),
+             ("conditions", len(m.conditions)), ("metric", m.metric)]
+    if m.chance is not None:
+        facts += [("chance", f"{m.chance:.3f}"),
+                  ("accuracy, raw RDM", f"{m.accuracy_rdm:.3f}"),
+                  (f"accuracy, GT l={m.lower:g}, u={m.upper:g}", f"{m.accuracy_gt:.3f}"),
+                  ("accuracy, geodesic", f"{m.accuracy_geodesic:.3f}"),
+                  ("best (l, u)", f"({m.best_lu[0]:g}, {m.best_lu[1]:g}): "
+                                  f"{m.best_accuracy:.3f}")]
+    elif m.note:
+        facts.append(("identification", m.note))
+    stab = [v for v in m.geometric_stability.values() if v is not None]
     if stab:
         facts.append(("geometric stability (Shesha, mean over sessions)",
                       f"{np.mean(stab):.3f}"))
@@ -155,15 +165,17 @@ def trsa(path: Path, fig_dir: Path, link: str) -> dict:
     }
 
 
-def ntf(path: Path, fig_dir: Path, link: str) -> dict:
+def ntf(path: Path, fig_dir: Path, link: str, **_) -> dict:
     """Dynamic connectome (``models/ntf/``: ``rank{r}.nc`` and ``metrics.json``)."""
-    from ..models import ntf as model
+    from ..steps.fit_ntf import Metrics
     from ..store import read_netcdf
+    from .ntf import plot_report
 
-    metrics = read_json(path / "metrics.json", "metrics.json")
-    results = {int(p.stem[4:]): read_netcdf(p) for p in sorted(path.glob("rank*.nc"))}
-    pngs = model.plot_report(results, metrics, fig_dir)
-    chosen = results[int(metrics["rank"])]
+    metrics = Metrics.read(path / layout.METRICS)
+    ranks = metrics.curve["ranks"] if metrics.curve else [metrics.rank]
+    results = {int(r): read_netcdf(path / layout.NTF_FIT.format(rank=r)) for r in ranks}
+    pngs = plot_report(results, metrics, fig_dir)
+    chosen = results[int(metrics.rank)]
     rows = []
     for r in range(chosen.sizes["factor"]):
         labels = chosen["community"].isel(factor=r).values if "community" in chosen else []
@@ -175,34 +187,44 @@ def ntf(path: Path, fig_dir: Path, link: str) -> dict:
         "text": "Co-fluctuation affinities of neuron pairs in sliding windows, factorised into "
                 "affinity patterns with temporal and animal loadings (non-negative CP), and "
                 "communities of each pattern (Leiden).",
-        "facts": [("selected rank", metrics["rank"]), ("ranks fitted", len(results))],
+        "facts": [("selected rank", metrics.rank), ("ranks fitted", len(results))],
         "table": {"columns": ["factor", "communities", "animal loadings"], "rows": rows},
         "figures": [{"src": f"{link}/{quote(p.name)}", "json": None, "caption": p.stem
                      .replace("ntf_", "").replace("_", " ")} for p in pngs],
     }
 
 
-def denoised(path: Path, fig_dir: Path, link: str) -> dict:
-    """EMG-denoised sessions (``{session}/denoised.zarr`` below ``path``, the dataset folder)."""
+def denoised(paths: dict[str, Path], fig_dir: Path, link: str, sessions=None, **_) -> dict:
+    """EMG-denoised sessions (``{session: denoised.zarr}``, beside the sessions' raw stores)."""
     from . import denoised as figs
 
+    raw = {k: Path(p) for k, p in (sessions or {}).items()}
     made = {}
-    sessions = sorted(p.parent for p in path.glob("*/denoised.zarr"))
-    for folder in sessions:
-        made[folder.name] = figs.plot_session(folder / "raw.zarr", folder / "denoised.zarr",
-                                              fig_dir / f"{folder.name}_denoised.png")
-    den = read_signal(sessions[0] / "denoised.zarr") if sessions else None
+    for session, path in paths.items():
+        if session not in raw:
+            raise InputError(f"{path}: no raw store of session {session!r} to compare with")
+        made[session] = figs.plot_session(raw[session], path, fig_dir / f"{session}_denoised.png",
+                                          session)
+    den = read_signal(next(iter(paths.values()))) if paths else None
     return {
         "title": "EMG denoising", "anchor": "denoised",
         "text": "EEG with muscle artifacts removed by the compact AT-AT-style denoiser "
-                "(denoised.zarr beside raw.zarr; only EEG channels change).",
-        "facts": [("sessions", len(sessions)),
+                "(only EEG channels change).",
+        "facts": [("sessions", len(paths)),
                   ("checkpoint", "" if den is None else den.attrs.get("denoiser", ""))],
         "table": None, "figures": _figures(made, link),
     }
 
 
-BUILDERS: dict[str, Callable[[Path, Path, str], dict]] = {
+def other(path, fig_dir: Path, link: str, kind: str = "", **_) -> dict:
+    """A product without a builder of its own: the files it is made of."""
+    paths = path if isinstance(path, dict) else {"": path}
+    return {"title": kind, "anchor": kind, "text": f"The {kind} product (no figures yet).",
+            "facts": [(k or kind, str(p)) for k, p in paths.items()], "table": None,
+            "figures": []}
+
+
+BUILDERS: dict[str, Callable[..., dict]] = {
     "homogenized": homogenized,
     "connectome": connectome,
     "glmhmm": glmhmm,
@@ -212,15 +234,18 @@ BUILDERS: dict[str, Callable[[Path, Path, str], dict]] = {
 }
 
 
-def build(kind: str, path: str | Path, fig_dir: Path, link: str) -> dict:
-    """The section of product ``kind`` (a key of :data:`BUILDERS`) stored at ``path``."""
-    if kind not in BUILDERS:
-        raise InputError(f"report: unknown product {kind!r}; expected one of {list(BUILDERS)}")
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such {kind} product")
+def build(kind: str, product, fig_dir: Path, link: str, *, sessions=None) -> dict:
+    """The section of product ``kind`` (a key of :data:`BUILDERS`; others get a plain
+    section): ``product`` is its path, or ``{session: path}``; ``sessions`` maps session ids
+    to their raw stores."""
+    per_session = isinstance(product, Mapping)
+    paths = ({str(k): Path(p) for k, p in product.items()} if per_session else Path(product))
+    for p in (paths.values() if per_session else [paths]):
+        if not p.exists():
+            raise InputError(f"{p}: no such {kind} product")
+    builder = BUILDERS.get(kind, other)
     try:
-        return BUILDERS[kind](path, fig_dir, link)
-    except KeyError as e:   # a metrics file or store written by another version, or edited
-        raise InputError(f"{path}: the {kind} product lacks {e.args[0]!r}; rerun its step") \
+        return builder(paths, fig_dir, link, sessions=sessions, kind=kind)
+    except KeyError as e:   # a store written by another version, or edited
+        raise InputError(f"{paths}: the {kind} product lacks {e.args[0]!r}; rerun its step") \
             from None

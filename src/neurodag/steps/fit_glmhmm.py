@@ -1,34 +1,131 @@
-"""The ``fit_glmhmm`` step: model selection over the number of states for one session.
+"""The ``fit-glmhmm`` step: model selection over the number of states for one session.
 
 One session at a time, because sessions of real datasets record different neurons, and a
 GLM-HMM's weights are per neuron pair. The session is cut into its sequences (events
 labelled ``sequence_label``; the whole recording otherwise), the number of states is
 chosen by k-fold held-out log-likelihood (:func:`~neurodag.models.glmhmm.select.
-select_n_states`), and a model with each candidate number of states is fitted to all
-sequences and written as ``K{k}.nc`` with its Viterbi path and posteriors, so that any
-candidate can be inspected; ``metrics.json`` holds the scores and names the selected one.
+select_n_states`, then :func:`~neurodag.models.glmhmm.select.one_standard_error`), and a
+model with each candidate number of states is fitted to all sequences and written as
+``K{k}.nc`` with its Viterbi path and posteriors, so that any candidate can be inspected;
+``metrics.json`` (:class:`Metrics`) holds the scores and names the selected one.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
-import xarray as xr
 
-from ... import provenance, store
-from ...errors import ConfigError, InputError
+from .. import layout
+from ..options import Options, option
+from ..records import Record
+from .contract import Arg, Input, Output, Step
 
-#: Emission and link by modality, when the config does not say.
-DEFAULTS = {
+#: Emission and link by modality, when the options do not say.
+BY_MODALITY = {
     "spikes": {"emission": "poisson", "link": "softplus"},
     "calcium": {"emission": "gaussian", "link": "identity"},
 }
+#: Options of the selection itself; the others are GLMHMM parameters.
+SELECTION = ("states", "folds", "sequence_label")
 
 
-def _decoded(model, parts: list[xr.DataArray]) -> tuple[xr.Dataset, float]:
+@dataclass(frozen=True)
+class GLMHMMOptions(Options):
+    """The candidates, the folds, and the :class:`~neurodag.models.glmhmm.GLMHMM` parameters
+    (defaults equal to the estimator's; tests/test_steps.py checks)."""
+
+    states: list[int] = option([1, 2, 3, 4, 5], "candidate numbers of states", ge=1,
+                               min_items=1)
+    folds: int = option(3, "folds of the cross-validation (over sequences, or time blocks "
+                           "of one sequence)", ge=2)
+    sequence_label: str = option("sequence", "events with this label cut a session into "
+                                              "sequences (trials)")
+    prior: Literal["none", "gaussian", "onehot"] = option(
+        "none", "prior on the weights: none, Gaussian around the states' mean, one-hot "
+                "connectivity")
+    emission: Literal["poisson", "gaussian", "bernoulli"] | None = option(
+        None, "emission distribution (default by modality: spikes poisson, calcium gaussian)")
+    link: Literal["softplus", "sigmoid", "exp", "identity"] | None = option(
+        None, "link function (default by modality: spikes softplus, calcium identity)")
+    n_lags: int = option(5, "bins of history feeding the GLM (exp(-k) basis)", ge=1)
+    share_bias: bool = option(True, "one bias per neuron for all states")
+    sigma0: float = option(1 / 3, "standard deviation of the Gaussian prior", gt=0)
+    tau: float = option(0.2, "Gumbel-softmax temperature (one-hot prior)", gt=0)
+    n_adam_steps: int = option(50, "Adam steps per M-step (one-hot prior)", ge=1)
+    lr: float = option(0.05, "Adam learning rate (one-hot prior)", gt=0)
+    concentration: list[float] = option([0.2, 1.6, 0.2], "Dirichlet hyperprior on the "
+                                        "one-hot prior over (inh, none, exc)", gt=0,
+                                        min_items=3, max_items=3)
+    l2: float = option(1e-2, "ridge on the weights", ge=0)
+    max_iter: int = option(100, "EM iterations at most", ge=1)
+    tol: float = option(1e-6, "EM stops when the log-likelihood per bin and neuron rises by "
+                              "less than this", gt=0)
+    newton_iter: int = option(1, "Newton iterations per M-step", ge=1)
+    init: Literal["kmeans", "random"] = option("kmeans", "initial posteriors")
+    n_init: int = option(1, "EM runs from different initial posteriors (best kept)", ge=1)
+    pseudocount: float = option(1.0, "added to the expected transition counts", ge=0)
+    random_state: int = option(0, "seed of the folds and of every fit", ge=0)
+    device: str = option("cpu", "cpu or cuda")
+    dtype: Literal["float64", "float32"] = option("float64", "precision of the computation")
+    chunk: int | None = option(None, "chunk length of the forward-backward (default ~ "
+                                     "sqrt(bins))", ge=1)
+
+    def validate(self, where):
+        from ..options import fail
+
+        if len(set(self.states)) != len(self.states):
+            fail(f"{where}.states", f"{self.states} repeats a value")
+
+    def params(self, modality: str) -> dict:
+        """The GLMHMM parameters, emission and link defaulting by ``modality``."""
+        out = {k: v for k, v in self.to_dict(wiring=False).items() if k not in SELECTION}
+        for key in ("emission", "link"):
+            if out[key] is None:
+                out[key] = BY_MODALITY[modality][key]
+        return out
+
+
+@dataclass(frozen=True)
+class GLMHMMConfig(GLMHMMOptions):
+    """Config ``analyses.glmhmm``: the options and which store the rule gives."""
+
+    input: Literal["raw", "clean"] = option("clean", "fit the raw or the preprocessed signal",
+                                            wiring=True)
+
+
+@dataclass(frozen=True)
+class FitOptions(GLMHMMOptions):
+    session: str | None = option(None, "the session id the metrics name (default: "
+                                       "sub-SUBJECT_ses-SESSION of the store)")
+
+
+@dataclass(kw_only=True)
+class Metrics(Record):
+    """``metrics.json`` of one session's fits."""
+
+    session: str
+    modality: str
+    selected_n_states: int
+    best_mean_n_states: int
+    selection_rule: str
+    n_sequences: int
+    n_bins: int
+    n_neurons: int
+    folds_over: str
+    heldout_loglik: dict
+    heldout_loglik_mean: dict
+    train_loglik: dict
+    units: str
+    options: dict
+
+
+def _decoded(model, parts):
     """Viterbi path and posteriors of every sequence, on one concatenated time axis, and the
     log-likelihood per bin and neuron (one inference pass)."""
+    import xarray as xr
+
     paths, probs, loglik = model.decode(parts)
     paths = paths if isinstance(paths, list) else [paths]
     probs = probs if isinstance(probs, list) else [probs]
@@ -41,118 +138,70 @@ def _decoded(model, parts: list[xr.DataArray]) -> tuple[xr.Dataset, float]:
     ), loglik
 
 
-def _log(message: str) -> None:
-    import datetime as dt
+def compute(inputs, options: FitOptions, ctx):
+    import xarray as xr
 
-    print(f"{dt.datetime.now():%H:%M:%S} {message}", flush=True)
+    from ..errors import InputError
+    from ..models.glmhmm.data import sequences
+    from ..models.glmhmm.estimator import GLMHMM
+    from ..models.glmhmm.select import one_standard_error, select_n_states
 
-
-def one_standard_error(scores: xr.DataArray) -> int:
-    """Fewest states within one standard error of the best mean held-out score.
-
-    Held-out likelihood keeps creeping up as extra states split real ones; this rule picks
-    the simplest model the folds cannot tell from the best. The standard error is that of
-    the paired per-fold differences to the best model, since every model is scored on the
-    same folds (fold-to-fold offsets, shared by all models, do not count as noise).
-    """
-    values = scores.transpose("n_states", "fold").values
-    top = int(values.mean(1).argmax())
-    diff = values - values[top]
-    se = diff.std(1, ddof=1) / np.sqrt(values.shape[1])
-    ok = diff.mean(1) >= -np.nan_to_num(se)
-    return int(scores["n_states"].values[np.flatnonzero(ok)[0]])
-
-
-def run_session(raw: str | Path, out_dir: str | Path, *, states=(1, 2, 3, 4, 5),
-                folds: int = 3, sequence_label: str = "sequence", config_digest: str = "",
-                **params) -> dict[str, Path]:
-    """Fit GLM-HMMs with each number of ``states`` to one session and select one.
-
-    Parameters
-    ----------
-    raw : path-like
-        The session's contract store (binned spike counts, or calcium traces).
-    out_dir : path-like
-        Receives ``K{k}.nc`` for every k in ``states`` and ``metrics.json``; all appear or
-        none.
-    states : sequence of int
-        Candidate numbers of states.
-    folds : int
-        Folds of the cross-validation (over sequences, or time blocks for one sequence).
-    sequence_label : str
-        Events with this label mark the sequences (trials) the recording is cut into.
-    config_digest : str
-        Provenance.
-    **params
-        :class:`~neurodag.models.glmhmm.GLMHMM` parameters (prior, emission, link, n_lags,
-        max_iter, random_state, ...); emission and link default by modality.
-
-    Returns
-    -------
-    dict
-        ``{"K{k}": path, ..., "metrics": path}``.
-    """
-    import inspect
-
-    from ...errors import check_known
-    from .data import sequences
-    from .estimator import GLMHMM
-    from .select import select_n_states
-
-    accepted = set(inspect.signature(GLMHMM).parameters) - {"n_states"}
-    check_known("fit-glmhmm", params, accepted | {"states", "folds", "sequence_label"})
-    states = [int(k) for k in states]
-    if len(set(states)) != len(states):
-        raise ConfigError(f"fit-glmhmm: states {states} repeat a number of states")
-    raw, out_dir = Path(raw), Path(out_dir)
-    ds = store.read_signal(raw)
+    ds = inputs.read("signal")
     modality = ds.attrs["modality"]
-    if modality not in DEFAULTS:
-        raise InputError(f"{raw}: GLM-HMMs are fitted to spikes or calcium, not {modality}")
-    params = {**DEFAULTS[modality], **params}
-    parts = [p.load() for p in sequences(ds, label=sequence_label)]
-    _log(f"{raw}: {len(parts)} sequences, {sum(p.sizes['time'] for p in parts)} bins, "
-         f"{ds.sizes['channel']} neurons; cross-validating {list(states)} states")
-    best_mean, scores = select_n_states(parts, states, folds, **params)
+    if modality not in BY_MODALITY:
+        raise InputError(f"{inputs['signal']}: GLM-HMMs are fitted to spikes or calcium, "
+                         f"not {modality}")
+    params = options.params(modality)
+    params.pop("session")
+    states = options.states
+    parts = [p.load() for p in sequences(ds, label=options.sequence_label)]
+    n_bins = int(sum(p.sizes["time"] for p in parts))
+    ctx.log(f"{inputs['signal']}: {len(parts)} sequences, {n_bins} bins, "
+            f"{ds.sizes['channel']} neurons; cross-validating {states} states")
+    best_mean, scores = select_n_states(parts, states, options.folds, **params)
     best = one_standard_error(scores)
-    _log("held-out log-likelihood: " + ", ".join(
-        f"K={int(k)} {float(v):.4f}" for k, v in zip(scores["n_states"].values,
-                                                     scores.mean("fold").values, strict=True))
-         + f"; selected K={best}")
-    fitted = {}
+    mean = scores.mean("fold")
+    ctx.log("held-out log-likelihood: " + ", ".join(
+        f"K={int(k)} {float(v):.4f}" for k, v in zip(scores["n_states"].values, mean.values,
+                                                      strict=True)) + f"; selected K={best}")
+    files, train = {}, {}
     for k in states:
         model = GLMHMM(n_states=int(k), **params).fit(parts)
-        _log(f"fitted K={int(k)}: {model.n_iter_} EM iterations, converged {model.converged_}")
-        params_ds = model.to_xarray()
-        decoded, train_loglik = _decoded(model, parts)
-        out = xr.merge([params_ds, decoded])
-        out.attrs.update(params_ds.attrs, selected=int(k == best), train_loglik=train_loglik)
-        provenance.stamp(out, [raw], source=str(ds.attrs.get("source", raw)),
-                         config_digest=config_digest)
-        fitted[k] = out
-    mean = scores.mean("fold")
-    metrics = {
-        "session": raw.parent.name, "modality": modality, "selected_n_states": int(best),
-        "best_mean_n_states": int(best_mean),
-        "selection_rule": "fewest states within one standard error (of the paired per-fold "
-                          "differences) of the best mean held-out log-likelihood",
-        "n_sequences": len(parts), "n_bins": int(sum(p.sizes["time"] for p in parts)),
-        "n_neurons": int(ds.sizes["channel"]), "folds_over": scores.attrs["folds_over"],
-        "heldout_loglik": {str(int(k)): scores.sel(n_states=k).values.tolist()
-                           for k in scores["n_states"].values},
-        "heldout_loglik_mean": {str(int(k)): float(mean.sel(n_states=k))
-                                for k in scores["n_states"].values},
-        "train_loglik": {str(k): m.attrs["train_loglik"] for k, m in fitted.items()},
-        "params": {k: v for k, v in params.items()},
-        "units": scores.attrs["units"],
-        "provenance": {"source": str(ds.attrs.get("source", "")), "inputs": {str(raw): ""},
-                       "config_digest": config_digest},
-    }
-    # All files or none: written into a temporary folder renamed to out_dir at the end.
-    with store.atomic_path(out_dir) as tmp:
-        tmp.mkdir()
-        for k, out in fitted.items():
-            store.write_netcdf(out, tmp / f"K{k}.nc")
-        store.write_json(metrics, tmp / "metrics.json")
-    return {**{f"K{k}": out_dir / f"K{k}.nc" for k in fitted},
-            "metrics": out_dir / "metrics.json"}
+        ctx.log(f"fitted K={int(k)}: {model.n_iter_} EM iterations, converged "
+                f"{model.converged_}")
+        fitted = model.to_xarray()
+        decoded, train[str(k)] = _decoded(model, parts)
+        out = xr.merge([fitted, decoded])
+        out.attrs.update(fitted.attrs, selected=int(k == best), train_loglik=train[str(k)])
+        files[layout.GLMHMM_FIT.format(k=k)] = ctx.stamp(out)
+    session = options.session or f"sub-{ds.attrs['subject']}_ses-{ds.attrs['session']}"
+    files[layout.METRICS] = Metrics(
+        session=session, modality=modality, selected_n_states=int(best),
+        best_mean_n_states=int(best_mean),
+        selection_rule="fewest states within one standard error (of the paired per-fold "
+                       "differences) of the best mean held-out log-likelihood",
+        n_sequences=len(parts), n_bins=n_bins, n_neurons=int(ds.sizes["channel"]),
+        folds_over=scores.attrs["folds_over"],
+        heldout_loglik={str(int(k)): scores.sel(n_states=k).values.tolist()
+                        for k in scores["n_states"].values},
+        heldout_loglik_mean={str(int(k)): float(mean.sel(n_states=k))
+                             for k in scores["n_states"].values},
+        train_loglik=train, units=scores.attrs["units"],
+        options={**options.to_dict(), **params})
+    return {"fits": files}
+
+
+STEP = Step(
+    name="fit-glmhmm",
+    help="GLM-HMMs over a grid of states for one session",
+    inputs={"signal": Input("signal", "the session's store (binned spike counts, or calcium "
+                                      "traces)")},
+    outputs={"fits": Output("folder", "K{k}.nc for every candidate and metrics.json")},
+    options=FitOptions,
+    compute=compute,
+    config="analyses.glmhmm",
+    config_options=GLMHMMConfig,
+    modalities=("spikes", "calcium"),
+    keeps_source=True,
+    args=(Arg("signal", role="signal", metavar="INPUT.zarr"),),
+)

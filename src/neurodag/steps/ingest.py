@@ -1,113 +1,143 @@
-"""Ingest: source files -> ``raw.zarr`` (the contract, chunked) and ``raw.nwb`` (the archive).
+"""The ``ingest`` step: source files -> ``raw.zarr`` (the contract, chunked) and ``raw.nwb``
+(the archive checked by nwbinspector).
 
-Both outputs appear only when both are complete and the NWB file passes nwbinspector;
-otherwise neither is left behind.
+A streaming step: the recording is read lazily and written block by block into the
+temporary paths the runner gives; the NWB file is written from the zarr store, so a lazy
+source is read only once and both outputs hold the same numbers. Both appear, or neither.
+The provenance hashes every file the reader used (recording parts and sidecars), not
+just the arguments. A reference session (``reference: NAME/SESSION``) is read from the
+fetched cache instead (``neurodag.reference``).
 """
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-from . import io, provenance, store
-from .errors import ContractError, InputError
+from .. import layout
+from ..io.options import ReaderOptions
+from ..options import option
+from .contract import Arg, Input, Output, Step
 
-
-def run(
-    inputs: Sequence[str | Path],
-    out_dir: str | Path,
-    *,
-    modality: str | None = None,
-    subject: str | None = None,
-    session: str | None = None,
-    config_digest: str = "",
-    nwb_compression: str | None = None,
-    **options,
-) -> dict[str, Path]:
-    """Read ``inputs`` and write ``out_dir/raw.zarr`` and ``out_dir/raw.nwb``.
-
-    Parameters
-    ----------
-    inputs : sequence of path-like
-        The recording and its sidecars (files or folders), see :func:`neurodag.io.read`.
-    out_dir : path-like
-        Session folder, e.g. ``results/{dataset}/{session}``.
-    modality, subject, session : str, optional
-        Override what is inferred from the files.
-    config_digest : str
-        Digest of the config that asked for this output (provenance).
-    nwb_compression : {None, "gzip"}
-        Compression of the NWB sample arrays (see :func:`neurodag.store.write_nwb`).
-    **options
-        Reader options (``sfreq``, ``tr``, ``units``, ``line_freq``).
-
-    Returns
-    -------
-    dict
-        ``{"zarr": path, "nwb": path}``.
-    """
-    out_dir = Path(out_dir)
-    paths = [Path(p) for p in inputs]
-    ds = io.read(paths, modality=modality, subject=subject, session=session, **options)
-    source = ds.attrs.get("source") or str(paths[0])
-    # Hash every file the reader used (recording parts and sidecars), not just the arguments.
-    used = ds.attrs.pop("source_files", None) or paths
-    provenance.stamp(ds, used, source=source, config_digest=config_digest)
-    return write(ds, out_dir, nwb_compression=nwb_compression)
+MODALITIES = ("eeg", "meg", "seeg", "ecog", "fmri", "calcium", "spikes")
 
 
-def write(ds, out_dir: str | Path, *, nwb_compression: str | None = None) -> dict[str, Path]:
-    """Write a stamped contract Dataset as ``out_dir/raw.zarr`` and ``out_dir/raw.nwb``.
+@dataclass(frozen=True)
+class IngestOptions(ReaderOptions):
+    """The readers' options (config ``ingest:``) and what the rules know of the session."""
 
-    The NWB file is written from the zarr store, so a lazy source is read only once and
-    both outputs hold the same numbers; it must pass nwbinspector. Both appear, or
-    neither (a ContractError found while streaming names the source, not our output).
-    """
-    out_dir = Path(out_dir)
+    modality: Literal["eeg", "meg", "seeg", "ecog", "fmri", "calcium", "spikes"] | None = \
+        option(None, "override what is inferred from the files")
+    subject: str | None = option(None, "override the subject inferred from the files")
+    session: str | None = option(None, "override the session inferred from the files")
+    reference: str | None = option(None, "a reference dataset's session, NAME/SESSION, read "
+                                         "from the reference input (fetch-reference)")
+    nwb_compression: Literal["none", "gzip"] = option(
+        "none", "compression of the NWB sample arrays (gzip: smaller archives, ~3x slower)")
+
+
+def _split(reference: str) -> tuple[str, str]:
+    from ..errors import InputError
+
+    name, sep, session = reference.partition("/")
+    if not sep or not name or not session:
+        raise InputError(f"ingest: reference {reference!r}: expected NAME/SESSION")
+    return name, session
+
+
+def _is_connectome(name: str, session: str) -> bool:
+    from .. import reference
+
+    return reference.sessions(name).get(session, {}).get("modality") == "connectome"
+
+
+def write(ds, zarr_path: Path, nwb_path: Path, *, nwb_compression: str | None = None) -> None:
+    """Write a stamped contract Dataset to ``zarr_path`` and, from it, ``nwb_path``; the NWB
+    file must pass nwbinspector (a ContractError found while streaming names the source)."""
+    from .. import store
+    from ..errors import ContractError
+    from ..store.validate import nwb_problems
+
     source = str(ds.attrs.get("source", ""))
-    zarr_path, nwb_path = out_dir / "raw.zarr", out_dir / "raw.nwb"
     try:
-        try:
-            store.write_signal(ds, zarr_path)
-        except ContractError as e:
-            raise ContractError(str(e).replace(str(zarr_path), source or str(zarr_path), 1)) from None
-        store.write_nwb(store.read_signal(zarr_path), nwb_path, compression=nwb_compression)
-        problems = nwb_problems(nwb_path, ds)
-        if problems:
-            raise RuntimeError(f"{nwb_path}: nwbinspector: {problems[0]}")
-    except BaseException:
-        shutil.rmtree(zarr_path, ignore_errors=True)
-        nwb_path.unlink(missing_ok=True)
-        raise
-    return {"zarr": zarr_path, "nwb": nwb_path}
+        store.write_signal(ds, zarr_path)
+    except ContractError as e:
+        raise ContractError(str(e).replace(str(zarr_path), source or str(zarr_path), 1)) \
+            from None
+    store.write_nwb(store.read_signal(zarr_path), nwb_path, compression=nwb_compression)
+    problems = nwb_problems(nwb_path, ds)
+    if problems:
+        raise RuntimeError(f"{nwb_path}: nwbinspector: {problems[0]}")
 
 
-def nwb_problems(path: Path, ds) -> list[str]:
-    """nwbinspector's CRITICAL and BEST_PRACTICE_VIOLATION messages for an NWB file of ``ds``.
+def compute(inputs, options: IngestOptions, ctx):
+    from .. import io
+    from ..errors import InputError
 
-    nwbinspector flags data whose time axis is shorter than the channel axis as possibly
-    transposed; ours are time-first by construction (short real clips, more parcels than
-    volumes), so that heuristic is skipped for such recordings.
-    """
-    short = ds.sizes["time"] < ds.sizes["channel"]
-    return store.inspect_nwb(path, ignore=["check_data_orientation"] if short else ())
+    reader = ReaderOptions.check({k: v for k, v in options.to_dict().items()
+                                  if k in ReaderOptions.specs()}, "ingest").given()
+    if options.reference:
+        from .. import reference
 
-
-def validate_path(path: str | Path) -> str:
-    """Check a zarr store or NWB file against the contract; a one-line summary if it passes."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such file or store")
-    if path.suffix == ".nwb":
-        ds = store.read_nwb(path)
-        problems = nwb_problems(path, ds)
-        if problems:
-            raise InputError(f"{path}: nwbinspector: {problems[0]}")
+        if inputs["recording"] or inputs["reference"] is None:
+            raise InputError("ingest: a reference session takes the reference cache input "
+                             "and no recording files")
+        name, session = _split(options.reference)
+        if _is_connectome(name, session):
+            raise InputError(f"ingest: reference {options.reference} is a connectome; use "
+                             "ingest-connectome")
+        ds = reference.read(name, session, inputs["reference"].parent, **reader)
+        ctx.stamp(ds, ctx.provenance(hashes=ds.attrs["inputs"], source=ds.attrs["source"],
+                                     source_sha256=ds.attrs["source_sha256"]))
     else:
-        ds = store.read_signal(path, check_values=True)
-    from .schema import validate
+        paths = inputs["recording"]
+        if not paths:
+            raise InputError("ingest: give the recording's file(s), or a reference session")
+        ds = io.read(paths, modality=options.modality, subject=options.subject,
+                     session=options.session, **reader)
+        used = ds.attrs.pop("source_files", None) or paths
+        ctx.stamp(ds, ctx.provenance(files=used, source=ds.attrs.get("source") or str(paths[0])))
+    compression = None if options.nwb_compression == "none" else options.nwb_compression
+    write(ds, ctx.out["zarr"], ctx.out["nwb"], nwb_compression=compression)
+    return {}
 
-    validate(ds, where=str(path))
-    return (f"{path}: ok ({ds.attrs['modality']}, {ds.sizes['channel']} channels, "
-            f"{ds.sizes['time']} samples at {ds.attrs['sfreq']:g} Hz)")
+
+def _add_args(p):
+    p.add_argument("--cache", type=Path, help="reference cache folder (fetch-reference); "
+                                              "the reference input is CACHE/NAME")
+
+
+def _adapt(ns, inputs, outputs, options):
+    """``--cache DIR`` (the cache root) for the reference input; a connectome reference is
+    the ingest-connectome step."""
+    ref = options.get("reference")
+    if ref and ns.cache is not None:
+        inputs.setdefault("reference", ns.cache / _split(ref)[0])
+    if ref and _is_connectome(*_split(ref)):
+        if "connectome" not in outputs and ns.out_dir is not None:
+            outputs["connectome"] = ns.out_dir / layout.name(layout.SESSION_CONNECTOME)
+        outputs.pop("zarr", None)
+        outputs.pop("nwb", None)
+        return "ingest-connectome"
+    return None
+
+
+STEP = Step(
+    name="ingest",
+    help="read a recording (and sidecars) into raw.zarr + raw.nwb",
+    inputs={"recording": Input("files", "the recording and its sidecars (files or a folder)",
+                               many=True, optional=True),
+            "reference": Input("folder", "a fetched reference dataset (with option reference)",
+                               optional=True)},
+    outputs={"zarr": Output("signal", "the contract store", name=layout.name(layout.RAW_ZARR)),
+             "nwb": Output("nwb", "the NWB archive", name=layout.name(layout.RAW_NWB))},
+    options=IngestOptions,
+    compute=compute,
+    config="ingest",
+    config_options=ReaderOptions,
+    args=(Arg("recording", role="recording", nargs="*", metavar="INPUT",
+              help="recording file(s) or folder"),),
+    add_args=_add_args,
+    adapt=_adapt,
+)

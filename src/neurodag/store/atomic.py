@@ -18,6 +18,33 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def temporary(path: str | Path) -> Path:
+    """A hidden temporary sibling of ``path`` (``.NAME.PID-RANDOM.partial``): neither a glob
+    nor Snakemake takes it for the output."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.partial")
+
+
+def remove(path: str | Path) -> None:
+    """Remove a file or folder if it exists."""
+    _remove(Path(path))
+
+
+def commit(tmp: str | Path, path: str | Path) -> Path:
+    """Rename a complete temporary onto ``path`` (replacing a previous file or folder)."""
+    tmp, path = Path(tmp), Path(path)
+    if tmp.is_dir() and (path.exists() or path.is_symlink()):
+        # A directory cannot be os.replace()d onto a non-empty one: move the old aside first.
+        old = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.old")
+        os.replace(path, old)
+        os.replace(tmp, path)
+        _remove(old)
+    else:
+        os.replace(tmp, path)
+    return path
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary sibling of ``path``; rename it to ``path`` when the block succeeds.
@@ -27,8 +54,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     KeyboardInterrupt) the temporary is removed and ``path`` is left as it was.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.partial")
+    tmp = temporary(path)
     try:
         yield tmp
     except BaseException:
@@ -36,14 +62,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise
     if not tmp.exists():
         raise RuntimeError(f"{path}: the writer produced nothing at {tmp}")
-    if tmp.is_dir() and (path.exists() or path.is_symlink()):
-        # A directory cannot be os.replace()d onto a non-empty one: move the old aside first.
-        old = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.old")
-        os.replace(path, old)
-        os.replace(tmp, path)
-        _remove(old)
-    else:
-        os.replace(tmp, path)
+    commit(tmp, path)
 
 
 def write_json(obj, path: str | Path) -> Path:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import xarray as xr
 
-from ...errors import InputError
+from ...errors import InputError, suggest
 from .emissions import history
 
 
@@ -46,9 +45,8 @@ class Prepared:
 
 def closest(name, choices, what: str) -> InputError:
     """An error naming an unknown option and the closest valid one."""
-    near = difflib.get_close_matches(str(name), choices, n=1, cutoff=0.0)
-    hint = f" (did you mean {near[0]!r}?)" if near else ""
-    return InputError(f"{what}={name!r} is not one of {list(choices)}{hint}")
+    return InputError(f"{what}={name!r} is not one of {list(choices)}"
+                      f"{suggest(name, choices)}")
 
 
 def _as_list(X):

@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 import xarray as xr
+from sklearn.base import BaseEstimator
 
 from ...errors import InputError
 from . import emissions as glm
@@ -39,7 +40,7 @@ from .data import closest, kmeans_posteriors, prepare, split
 PRIORS = ("none", "gaussian", "onehot")
 
 
-class GLMHMM:
+class GLMHMM(BaseEstimator):
     """Hidden Markov model with GLM emissions driven by the neurons' own recent history.
 
     Parameters
@@ -79,6 +80,7 @@ class GLMHMM:
     pseudocount : float
         Added to the expected transition and initial-state counts.
     random_state : int or None
+        Seed of the initial posteriors (None: fresh entropy each fit).
     device : {"cpu", "cuda"}
     dtype : {"float64", "float32"}
     chunk : int, optional
@@ -110,9 +112,9 @@ class GLMHMM:
     def __init__(self, n_states=2, prior="none", emission="poisson", link="softplus", n_lags=5,
                  *, share_bias=True, sigma0=1 / 3, tau=0.2, n_adam_steps=50, lr=0.05,
                  concentration=(0.2, 1.6, 0.2),
-                 l2=1e-2, max_iter=200, tol=1e-6, newton_iter=1, init="kmeans", n_init=1,
+                 l2=1e-2, max_iter=100, tol=1e-6, newton_iter=1, init="kmeans", n_init=1,
                  pseudocount=1.0,
-                 random_state=None, device="cpu", dtype="float64", chunk=None):
+                 random_state=0, device="cpu", dtype="float64", chunk=None):
         self.n_states = n_states
         self.prior = prior
         self.emission = emission

@@ -73,3 +73,19 @@ def select_n_states(X, n_states_grid=(1, 2, 3, 4), n_folds: int = 3, *, random_s
                       attrs={"units": "log-likelihood per bin and neuron", "folds_over": how})
     best = grid[int(np.argmax(scores.mean(1)))]
     return best, da
+
+
+def one_standard_error(scores: xr.DataArray) -> int:
+    """Fewest states within one standard error of the best mean held-out score.
+
+    Held-out likelihood keeps creeping up as extra states split real ones; this rule picks
+    the simplest model the folds cannot tell from the best. The standard error is that of
+    the paired per-fold differences to the best model, since every model is scored on the
+    same folds (fold-to-fold offsets, shared by all models, do not count as noise).
+    """
+    values = scores.transpose("n_states", "fold").values
+    top = int(values.mean(1).argmax())
+    diff = values - values[top]
+    se = diff.std(1, ddof=1) / np.sqrt(values.shape[1])
+    ok = diff.mean(1) >= -np.nan_to_num(se)
+    return int(scores["n_states"].values[np.flatnonzero(ok)[0]])

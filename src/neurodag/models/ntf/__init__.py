@@ -2,9 +2,9 @@
 
 Affinity tensors (:mod:`.affinity`), non-negative CP by HALS (:mod:`.hals`), rank selection
 (:mod:`.rank`), communities of each factor (:mod:`.communities`); the estimator
-:class:`DynamicConnectome` and the step's ``run`` in :mod:`.estimator`.
+:class:`DynamicConnectome` in :mod:`.estimator` (the step: :mod:`neurodag.steps.fit_ntf`).
 """
 
-from .estimator import KERNEL, OPTIONS, AffinityTensor, DynamicConnectome, plot_report, run
+from .estimator import KERNEL, AffinityTensor, DynamicConnectome
 
-__all__ = ["DynamicConnectome", "run", "plot_report", "OPTIONS", "KERNEL", "AffinityTensor"]
+__all__ = ["DynamicConnectome", "KERNEL", "AffinityTensor"]

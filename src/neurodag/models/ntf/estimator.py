@@ -19,7 +19,6 @@ connectome in neurobiological networks":
 >>> m = DynamicConnectome(window=60, step=30, ranks=range(2, 8), random_state=0)
 >>> m.fit(traces)            # list of (T, N) arrays, or a homogenized (session, time, neuron) stack
 >>> m.affinity_, m.temporal_, m.animal_, m.communities_, m.rank_
->>> results, metrics = run(stacked, window=60)      # {rank: Dataset}, rank-selection curve
 
 Output normalisation: each factor's pair loading, temporal loading and animal loading have
 unit L2 norm and ``weights_`` holds the scale; factors are sorted by weight.
@@ -32,9 +31,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import xarray as xr
+from sklearn.base import BaseEstimator
 
 from ... import __version__, provenance
-from ...errors import ConfigError, InputError, check_known
+from ...errors import InputError
 from . import communities as comm
 from .affinity import AffinityTensor, affinity_tensor, pairs_to_matrix
 from .hals import CPResult
@@ -44,7 +44,7 @@ KERNEL = ("A_ij(w, a) = max(0, mean over the window's samples t of u_i(t) u_j(t)
           "Savitzky-Golay time derivative scaled to unit RMS per neuron and recording")
 
 
-class DynamicConnectome:
+class DynamicConnectome(BaseEstimator):
     """Dynamic functional connectome by non-negative tensor factorization.
 
     Parameters
@@ -97,7 +97,7 @@ class DynamicConnectome:
     """
 
     def __init__(self, window: int = 60, step: int | None = None, rank: int | None = None,
-                 ranks: Sequence[int] = range(2, 12), n_restarts: int = 10,
+                 ranks: Sequence[int] = (2, 3, 4, 5, 6), n_restarts: int = 5,
                  community: str = "leiden", resolution: float = 1.0, smooth: int | None = 5,
                  stability_min: float = STABILITY_MIN, drop_ratio: float = DROP_RATIO,
                  n_iter_max: int = 500, tol: float = 1e-6, min_animals: int = 1,
@@ -163,7 +163,7 @@ class DynamicConnectome:
 
     # -- fitting ------------------------------------------------------------------------
 
-    def fit(self, recordings, mask=None, progress=None) -> DynamicConnectome:
+    def fit(self, recordings, mask=None) -> DynamicConnectome:
         """Build the affinity tensor, factorise it, choose the rank, find communities.
 
         Parameters
@@ -175,8 +175,6 @@ class DynamicConnectome:
             sessions are used, and each session's valid span.
         mask : ndarray of bool (A, N), optional
             Neurons each array-animal has (ignored for a Dataset, which has its own).
-        progress : callable, optional
-            Called with a line of text after each rank.
         """
         ranks = self._check()
         traces, mask, neurons, animals, dt = self._inputs(recordings, mask)
@@ -213,7 +211,7 @@ class DynamicConnectome:
         else:
             self.rank_, self.rank_curve_, self.models_ = rank_curve(
                 ten.values, ranks, n_restarts=self.n_restarts, rng=rng,
-                stability_min=self.stability_min, drop_ratio=self.drop_ratio, progress=progress,
+                stability_min=self.stability_min, drop_ratio=self.drop_ratio,
                 **opts)
         self.tensor_info_["factorization_seconds"] = time.perf_counter() - t0
         self._tensor = ten
@@ -328,79 +326,4 @@ def _from_stack(ds: xr.Dataset):
             [str(v) for v in ds["session"].values], dt)
 
 
-#: Options :func:`run` accepts (the constructor's parameters).
-OPTIONS = ("window", "step", "rank", "ranks", "n_restarts", "community", "resolution", "smooth",
-           "stability_min", "drop_ratio", "n_iter_max", "tol", "min_animals", "random_state")
-
-
-def run(stacked: xr.Dataset, progress=None, **options) -> tuple[dict[int, xr.Dataset], dict]:
-    """Fit the dynamic connectome of a homogenized stack (the DAG's ``fit_ntf`` step).
-
-    Parameters
-    ----------
-    stacked : xarray.Dataset
-        ``results/{dataset}/homogenized.zarr`` (:func:`neurodag.homogenize.worms.stack`).
-    **options
-        :class:`DynamicConnectome` parameters (:data:`OPTIONS`); ``window`` and ``step``
-        may also be given in seconds as ``window_s`` / ``step_s`` (rounded to samples of
-        the stack's ``dt``).
-
-    Returns
-    -------
-    results : dict
-        ``{rank: Dataset}`` for every rank fitted (:meth:`DynamicConnectome.to_xarray`),
-        to be written as ``models/ntf/rank{r}.nc``.
-    metrics : dict
-        ``rank`` (selected), the rank-selection curve (``ranks``, ``error``,
-        ``stability``, ``gain``, ...), tensor shape, timing, number of communities per
-        factor of the selected model, neurons and animals used.
-    """
-    options = dict(options)
-    for key in ("window_s", "step_s"):
-        if key in options:
-            dt = float(stacked.attrs.get("dt", 0) or 0)
-            if dt <= 0:
-                raise ConfigError(f"ntf: {key} needs the stack's 'dt' attribute")
-            options[key[:-2]] = max(1, int(round(float(options.pop(key)) / dt)))
-    check_known("ntf", options, OPTIONS)
-    model = DynamicConnectome(**options).fit(stacked, progress=progress)
-    results = {r: model.to_xarray(r) for r in sorted(model.models_)}
-    for ds in results.values():
-        ds.attrs.update(source=str(stacked.attrs.get("source", "memory")),
-                        source_sha256=str(stacked.attrs.get("source_sha256", "")))
-    metrics = {
-        "rank": int(model.rank_),
-        "curve": model.rank_curve_,
-        "error": model.error_,
-        "tensor": model.tensor_info_,
-        "n_neurons": len(model.neurons_), "n_animals": len(model.animals_),
-        "n_windows": int(model.temporal_.shape[1]),
-        "communities_per_factor": [int(c.max() + 1) for c in model.communities_],
-        "kernel": KERNEL,
-        "options": {k: (list(v) if isinstance(v, range) else v)
-                    for k, v in model.__dict__.items() if k in OPTIONS},
-    }
-    return results, metrics
-
-
-def plot_report(results: dict[int, xr.Dataset], metrics: dict, out_dir) -> list:
-    """Figures of a fit for the dataset's report: rank selection and the selected factors.
-
-    Writes ``ntf_rank_selection.png`` (when a curve exists) and ``ntf_factors.png`` into
-    ``out_dir``; returns their paths.
-    """
-    from pathlib import Path
-
-    from ...report.ntf import plot_factors, plot_rank_curve
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    if metrics.get("curve"):
-        paths.append(plot_rank_curve(metrics["curve"], metrics["rank"],
-                                     out_dir / "ntf_rank_selection.png"))
-    paths.append(plot_factors(results[metrics["rank"]], out_dir / "ntf_factors.png"))
-    return paths
-
-
-__all__ = ["DynamicConnectome", "run", "plot_report", "OPTIONS", "KERNEL", "AffinityTensor"]
+__all__ = ["DynamicConnectome", "KERNEL", "AffinityTensor"]

@@ -99,7 +99,7 @@ def select_rank(ranks: list[int], errors, stabilities, *, stability_min: float =
 
 def rank_curve(x, ranks: list[int], *, n_restarts: int, rng: np.random.Generator,
                stability_min: float = STABILITY_MIN, drop_ratio: float = DROP_RATIO,
-               progress=None, **fit_options) -> tuple[int, dict, dict[int, CPResult]]:
+               **fit_options) -> tuple[int, dict, dict[int, CPResult]]:
     """Fit every candidate rank; return the selected rank, the curve and the best fits.
 
     Returns
@@ -121,8 +121,6 @@ def rank_curve(x, ranks: list[int], *, n_restarts: int, rng: np.random.Generator
         err_mean.append(float(np.mean(err_all[-1])))
         stab.append(stability(best, fits))
         iters.append(best.n_iter)
-        if progress is not None:
-            progress(f"rank {r}: error {best.error:.4f}, stability {stab[-1]:.3f}")
     rank, drops, floor = select_rank(ranks, err, stab, stability_min=stability_min,
                                      drop_ratio=drop_ratio)
     curve = {

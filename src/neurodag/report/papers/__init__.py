@@ -1,4 +1,5 @@
-"""Reproduced paper figures: one module per paper, each with ``run(out_dir, seed, quick)``.
+"""Reproduced paper figures: one module per paper, each with ``run(out_dir, seed, quick)``
+(the ``figure`` step, :mod:`neurodag.steps.figure`, runs them).
 
 :data:`PAPERS` maps the figure folder name (``results/figures/{paper}/``) to its module:
 
@@ -19,11 +20,11 @@ Each module also has ``compare(out_dir)``: our numbers beside the published ones
 
 from __future__ import annotations
 
-import inspect
+from collections.abc import Mapping
 from importlib import import_module
 from pathlib import Path
 
-from ...errors import InputError, check_known
+from ...errors import InputError
 
 PAPERS = {
     "onehot-glmhmm": "onehot_glmhmm",
@@ -34,41 +35,19 @@ PAPERS = {
 }
 
 
-def _progress(message: str) -> None:
-    import datetime as dt
-
-    print(f"{dt.datetime.now():%H:%M:%S} {message}", flush=True)
-
-
-def needs(paper: str, *, quick: bool, reference_cache: str,
-          models: str = "results/models") -> tuple[dict[str, str], dict[str, str]]:
+def needs(paper: str, *, quick: bool, reference_cache: str
+          ) -> tuple[dict[str, str], dict[str, str]]:
     """What ``paper``'s figure reads besides its own simulation: ``(inputs, options)``, the
-    files (``{name: path}``, for the DAG) and the :func:`run` options that point at them."""
+    files (``{name: path}``, for the DAG) and the figure step's options that point at them."""
+    from ... import layout
+
     if paper == "dynamic-connectome":       # the C. elegans demonstration: Cook 2019 (cect)
         return {"cect": f"{reference_cache}/cect"}, {"cache_dir": reference_cache}
     if paper == "emg-denoising" and not quick:   # the full-size checkpoint, real EEG (spkit)
-        model = f"{models}/denoiser_default"
+        model = layout.path(layout.DENOISER, budget="default")
         return ({"model": model, "spkit": f"{reference_cache}/spkit"},
                 {"checkpoint": model, "cache_dir": reference_cache})
     return {}, {}
-
-
-def run(paper: str, out_dir, *, seed: int = 0, quick: bool = False, **options) -> list[Path]:
-    """Reproduce ``paper``'s figure into ``out_dir`` (PNG plus the plotted numbers in JSON).
-
-    Progress goes to stdout with a time stamp (the rule's log)."""
-    if paper not in PAPERS:
-        import difflib
-
-        close = difflib.get_close_matches(paper, list(PAPERS), n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else f"; expected one of {list(PAPERS)}"
-        raise InputError(f"figure {paper!r} is unknown{hint}")
-    module = import_module(f".{PAPERS[paper]}", __name__)
-    accepted = set(inspect.signature(module.run).parameters) - {"out_dir", "seed", "quick",
-                                                                 "progress"}
-    check_known(f"figure {paper}", options, accepted)
-    out = module.run(Path(out_dir), seed=seed, quick=quick, progress=_progress, **options)
-    return out if isinstance(out, list) else [out]
 
 
 def _fmt(value) -> str:
@@ -79,7 +58,7 @@ def _fmt(value) -> str:
 
 def index_page(folders, out_html) -> Path:
     """``results/figures/index.html``: every reproduced figure with our numbers beside the
-    published ones (each paper module's ``compare``)."""
+    published ones (each paper module's ``compare``); ``folders`` is ``{paper: folder}``."""
     import os
     from urllib.parse import quote
 
@@ -90,8 +69,10 @@ def index_page(folders, out_html) -> Path:
 
     out_html = Path(out_html)
     papers = []
-    for folder in map(Path, folders):
-        name = folder.name
+    if not isinstance(folders, Mapping):   # a list: each folder is named after its paper
+        folders = {Path(f).name: f for f in folders}
+    for name, folder in folders.items():
+        folder = Path(folder)
         if name not in PAPERS or not folder.is_dir():
             raise InputError(f"{folder}: not a figure folder of {list(PAPERS)}")
         module = import_module(f".{PAPERS[name]}", __name__)
