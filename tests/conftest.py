@@ -126,3 +126,18 @@ def small_run(tmp_path_factory) -> Path:
     res = snakemake(ROOT, workdir, write_config(workdir / "small.yaml", SMALL))
     assert res.returncode == 0, res.stderr[-4000:]
     return workdir
+
+
+# -- steps (i17: one step contract) --------------------------------------------------------
+
+def run_step(name: str, inputs: dict, out_dir: Path, **options) -> dict:
+    """Run step ``name`` through the runner with its outputs at their names in ``out_dir``."""
+    from neurodag import steps
+
+    step = steps.get(name)
+    return steps.run(step, inputs, step.folder_outputs(out_dir), options)
+
+
+def run_ingest(inputs, out_dir: Path, **options) -> dict:
+    """The ingest step: ``raw.zarr`` and ``raw.nwb`` of the recording ``inputs`` in ``out_dir``."""
+    return run_step("ingest", {"recording": list(inputs)}, out_dir, **options)

@@ -2,7 +2,7 @@
 
 Every case is built in a temporary folder, from a real recording of ../shared/data/real
 where one exists (those cases skip when it is absent) or from neurodag's synthetic files.
-Each case is checked twice: in-process through :func:`neurodag.ingest.run` (fast), and
+Each case is checked twice: in-process through the ingest step (:mod:`neurodag.steps.ingest`, fast), and
 through the real command line ``neurodag ingest ... --out DIR`` (slow: a process per
 case), which must exit with code 2, print exactly one line on stderr and leave no
 ``raw.zarr``, ``raw.nwb`` or ``*.partial`` in DIR.
@@ -21,8 +21,9 @@ from pathlib import Path
 import mne
 import numpy as np
 import pytest
+from conftest import run_ingest
 
-from neurodag import ingest, synth
+from neurodag import synth
 from neurodag.errors import InputError
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
@@ -186,7 +187,7 @@ def test_bad_input_fails_in_process_with_one_line(tmp_path, case):
     inputs, options, name, words = case(tmp_path)
     out = tmp_path / "out"
     with pytest.raises(InputError) as info:
-        ingest.run(inputs, out, **options)
+        run_ingest(inputs, out, **options)
     _check_message(str(info.value), name, words)
     _check_nothing_left(out)
 

@@ -204,13 +204,16 @@ def test_apply_lazy_in_blocks_matches_whole(checkpoint, monkeypatch):
                                atol=1e-6 * np.abs(whole).max())
 
 
-def test_apply_session_writes_denoised_zarr(checkpoint, tmp_path):
+def test_denoise_step_writes_denoised_zarr(checkpoint, tmp_path):
+    from neurodag import steps
+
     raw = store.write_signal(_sim().data, tmp_path / "raw.zarr")
-    path = dapply.apply_session(raw, checkpoint, tmp_path / "out")
-    assert path == tmp_path / "out" / "denoised.zarr"
-    ds = store.read_signal(path, check_values=True)
+    out = tmp_path / "out" / "denoised.zarr"
+    steps.run("denoise", {"signal": raw, "model": checkpoint}, {"denoised": out})
+    ds = store.read_signal(out, check_values=True)
     assert ds.attrs["denoiser"] == training.checkpoint_hash(checkpoint)
-    assert str(checkpoint / "model.pt") in ds.attrs["inputs"]
+    assert set(ds.attrs["inputs"]) == {str(raw), str(checkpoint)}
+    assert ds.attrs["source"] == store.read_signal(raw).attrs["source"]
     assert not list((tmp_path / "out").glob(".*partial"))
 
 

@@ -1,7 +1,8 @@
 """Per-rule conda envs, checked statically: each env provides what its rules' steps import.
 
 For every rule in workflow/rules/*.smk: its ``conda:`` env and the ``neurodag <command>`` of its
-shell. Each command's handler in cli.py is followed (``ast``) through the neurodag code it can
+shell. Each command runs one step module of neurodag.steps (the CLI imports only that one); its
+body, ``compute`` and the CLI are followed (``ast``) through the neurodag code they can
 reach: module bodies run on import, functions and classes when named (see :func:`reach`), to the
 third-party packages imported there; ``importlib.metadata`` maps import names to
 distributions. A package pyproject.toml pins must be pinned by the env, at the same version
@@ -70,39 +71,13 @@ def workflow_rules() -> list[Rule]:
     return out
 
 
-@cache
-def cli_handlers() -> dict[str, str]:
-    """``{"ingest": "_cmd_ingest", "report dataset": "_cmd_report_dataset", ...}`` from cli.py."""
-    tree = ast.parse((SRC / "cli.py").read_text())
-    build = next(n for n in tree.body if isinstance(n, ast.FunctionDef)
-                 and n.name == "build_parser")
-    # In statement order: the same variable (p) is reused for one parser after another.
-    parser_of, subparsers_of, out = {}, {}, {}
-    for stmt in build.body:
-        call = stmt.value if isinstance(stmt, (ast.Assign, ast.Expr)) else None
-        if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Attribute):
-            continue
-        owner = call.func.value.id if isinstance(call.func.value, ast.Name) else None
-        target = stmt.targets[0].id if isinstance(stmt, ast.Assign) else None
-        if call.func.attr == "add_subparsers":
-            subparsers_of[target] = parser_of.get(owner, "")
-        elif call.func.attr == "add_parser":
-            prefix = subparsers_of.get(owner, "")
-            parser_of[target] = f"{prefix} {call.args[0].value}".strip()
-        elif call.func.attr == "set_defaults":
-            for kw in call.keywords:
-                if kw.arg == "func":
-                    out[parser_of[owner]] = kw.value.id
-    return out
-
-
 def handler(command: str) -> str:
-    handlers = cli_handlers()
-    words = command.split()
-    for n in (2, 1):
-        if " ".join(words[:n]) in handlers:
-            return handlers[" ".join(words[:n])]
-    raise AssertionError(f"`neurodag {command}` has no handler in cli.py")
+    """The step module a command runs: ``report dataset`` -> neurodag.steps.report_dataset."""
+    from neurodag import steps
+
+    name = command.replace(" ", "-")
+    assert name in steps.modules(), f"`neurodag {command}` is not a registered step"
+    return steps.modules()[name]
 
 
 # -- imports, followed through the code a command can reach --------------------------------
@@ -245,9 +220,12 @@ def unit(module: str, name: str | None) -> Unit:
             internal.add(base)  # importing a function does not call it: only modules here
             internal |= {f"{base}.{a.name}" for a in node.names
                          if module_file(f"{base}.{a.name}") is not None}
-    if "import_module(" in source:  # report.papers loads its paper modules by name and
+    # report.papers loads its paper modules by name and calls their functions as
+    # module.run(...); the step registry imports only the command's step module (given in
+    # command_packages), not every one
+    if "import_module(" in source and package != "neurodag.steps":
         internal |= {f"{package}.{p.stem}" for p in path.parent.glob("*.py")}
-        names |= attrs  # calls their functions as module.run(...)
+        names |= attrs
     external |= {dist for pattern, dist in RUNTIME.items() if re.search(pattern, source)}
     for mod in list(internal):  # importing a.b.c runs a/__init__ and a/b/__init__ too
         parts = mod.split(".")
@@ -285,17 +263,20 @@ def reach(start: list[tuple[str, str | None]]) -> set[tuple[str, str | None]]:
 
 
 @cache
-def command_packages(func: str) -> frozenset[str]:
-    """Distributions the CLI handler ``func`` needs: third-party imports of what it reaches."""
+def command_packages(module: str) -> frozenset[str]:
+    """Distributions the step ``module`` needs when the CLI runs it: third-party imports of
+    what the CLI, the module's body and its functions reach."""
     names = set()
-    for mod, name in reach([("neurodag.cli", None), ("neurodag.cli", func)]):
+    start = [("neurodag.cli", None), ("neurodag.cli", "main"), ("neurodag.cli", "_run_step"),
+             (module, None), *((module, n) for n in _module(module)[1] if n is not None)]
+    for mod, name in reach(start):
         names |= unit(mod, name).external
     names -= set(sys.stdlib_module_names)
     dists = metadata.packages_distributions()
     out = set()
     for name in names:
         found = dists.get(name)
-        assert found, f"{name} (imported for {func}) is not installed in this environment"
+        assert found, f"{name} (imported for {module}) is not installed in this environment"
         out.add(canonical(found[0]))
     return frozenset(out)
 

@@ -301,7 +301,7 @@ def test_select_n_states_prefers_the_true_number(sim):
 
 
 def test_one_standard_error_takes_the_fewest_states_within_one_paired_se():
-    from neurodag.models.glmhmm.step import one_standard_error
+    from neurodag.models.glmhmm.select import one_standard_error
 
     def scores(values):
         return xr.DataArray(np.asarray(values, float), dims=("n_states", "fold"),

@@ -174,14 +174,19 @@ def test_bad_inputs_are_one_line_errors(sims):
         worms.stack([sims["slow"].data])
 
 
-def test_run_writes_a_zarr_store_that_reads_back(tmp_path, sims):
+def test_step_writes_a_zarr_store_that_reads_back(tmp_path, sims):
+    from neurodag import steps
+
     paths = {}
     for name in ("slow", "fast"):
-        paths[name] = store.write_signal(sims[name].data, tmp_path / name / "raw.zarr")
-    out = worms.run({"synth_worm": paths}, tmp_path / "homogenized.zarr", dt=0.5)
-    back = store.read_dataset(out).load()
+        paths[f"synth_worm/{name}"] = store.write_signal(sims[name].data,
+                                                         tmp_path / name / "raw.zarr")
+    out = steps.run("homogenize", {"stores": paths},
+                    {"stacked": tmp_path / "homogenized.zarr"}, {"kind": "worms", "dt": 0.5})
+    back = store.read_dataset(out["stacked"]).load()
     assert back.attrs["dt"] == 0.5 and set(back.attrs["inputs"]) == {str(p) for p in
                                                                      paths.values()}
+    assert back.attrs["stores"] == {k: str(p) for k, p in paths.items()}
     assert back["mask"].dtype == bool and back["label"].dtype == object
     np.testing.assert_array_equal(back["mask"].sel(session="synth_worm/slow").values[:300],
                                   sims["slow"].truth["present"].values)

@@ -15,8 +15,9 @@ import mne_bids
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import run_ingest
 
-from neurodag import ingest, io, schema
+from neurodag import io, schema
 from neurodag.errors import ConfigError, InputError
 from neurodag.io import bids
 
@@ -187,7 +188,7 @@ def test_seeg_in_bids_gets_types_positions_regions_and_events(seeg_tree):
 def test_bids_session_ingests_with_every_sidecar_in_its_provenance(seeg_tree, tmp_path):
     root, data = seeg_tree
     (sess,) = bids.sessions(root, datatype="ieeg")
-    out = ingest.run(sess["files"], tmp_path / sess["id"])
+    out = run_ingest(sess["files"], tmp_path / sess["id"])
     from neurodag import store
 
     ds = store.read_signal(out["zarr"])

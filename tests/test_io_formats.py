@@ -10,11 +10,12 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import run_ingest
 from nibabel.freesurfer.mghformat import MGHImage
 from nibabel.gifti import GiftiDataArray, GiftiImage, GiftiMetaData
 from scipy.spatial import cKDTree
 
-from neurodag import ingest, io, store
+from neurodag import io, store
 from neurodag.errors import ConfigError, InputError
 from neurodag.io.fmri_coords import coordinates
 
@@ -280,7 +281,7 @@ def test_suite2p_keeps_cells_with_their_neuropil(plane0):
 
 def test_suite2p_ingest_keeps_neuropil_and_hashes_only_files_read(plane0, tmp_path):
     folder, F, Fneu = plane0
-    out = ingest.run([folder], tmp_path / "out")
+    out = run_ingest([folder], tmp_path / "out")
     ds = store.read_signal(out["zarr"])
     np.testing.assert_array_equal(ds["neuropil"].values, Fneu[[0, 2, 4]].T)
     assert sorted(os.path.basename(f) for f in ds.attrs["inputs"]) == \

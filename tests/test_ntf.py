@@ -189,11 +189,22 @@ def _stack(sim, n=24):
     return worms.stack({"planted": recs}, dt=1 / 3.0)
 
 
-def test_run_on_a_homogenized_stack_gives_named_results_and_plots(tmp_path):
+def test_step_on_a_homogenized_stack_gives_named_results_and_plots(tmp_path):
+    from neurodag import steps, store
+    from neurodag.records import NTFMetrics as Metrics
+    from neurodag.report.ntf import plot_report
+
     sim = planted(seed=2, n_neurons=24, n_animals=3, n_epochs=10)
-    stacked = _stack(sim)
-    results, metrics = ntf.run(stacked, window_s=20.0, ranks=[2, 3, 4, 5], n_restarts=2)
-    assert sorted(results) == [2, 3, 4, 5]
+    path = store.write_dataset(_stack(sim), tmp_path / "homogenized.zarr")
+    steps.run("fit-ntf", {"stack": path}, {"fits": tmp_path / "ntf"},
+              {"window_s": 20.0, "ranks": [2, 3, 4, 5], "n_restarts": 2})
+    record = Metrics.read(tmp_path / "ntf" / "metrics.json")
+    metrics = record.to_dict()
+    results = {r: store.read_netcdf(tmp_path / "ntf" / f"rank{r}.nc") for r in (2, 3, 4, 5)}
+    assert sorted(p.name for p in (tmp_path / "ntf").iterdir()) == [
+        "metrics.json", "rank2.nc", "rank3.nc", "rank4.nc", "rank5.nc"]
+    assert results[2].attrs["source"] == str(path) and results[2].attrs["inputs"] == \
+        metrics["provenance"]["inputs"]
     # the stack path (names, dt -> window in samples, masks) fits what the estimator fits on
     # the planted traces directly: the same curves, rank and factors
     direct = ntf.DynamicConnectome(window=60, ranks=[2, 3, 4, 5], n_restarts=2).fit(sim.traces)
@@ -212,7 +223,7 @@ def test_run_on_a_homogenized_stack_gives_named_results_and_plots(tmp_path):
     ds.to_netcdf(tmp_path / "rank.nc", engine="h5netcdf")
     back = xr.open_dataset(tmp_path / "rank.nc", engine="h5netcdf")
     np.testing.assert_allclose(back["affinity"].values, ds["affinity"].values)
-    pngs = ntf.plot_report(results, metrics, tmp_path / "report")
+    pngs = plot_report(results, record, tmp_path / "report")
     assert [p.name for p in pngs] == ["ntf_rank_selection.png", "ntf_factors.png"]
     assert all(p.stat().st_size > 5000 for p in pngs)
 
@@ -245,11 +256,14 @@ def test_rank_below_one_is_an_error(rank):
         DynamicConnectome(window=20, rank=rank).fit([np.random.default_rng(0).random((100, 4))])
 
 
-def test_unknown_run_option_is_a_config_error():
+def test_unknown_step_option_is_a_config_error(tmp_path):
+    from neurodag import steps
     from neurodag.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="unknown option 'windw'; did you mean 'window'"):
-        ntf.run(xr.Dataset(), windw=3)
+    with pytest.raises(ConfigError, match=r"fit-ntf\.windw_s: unknown option; did you mean "
+                                          r"'window_s'"):
+        steps.run("fit-ntf", {"stack": tmp_path / "x.zarr"}, {"fits": tmp_path / "f"},
+                  {"windw_s": 3})
 
 
 def test_mask_of_the_wrong_shape_is_an_error():

@@ -293,7 +293,8 @@ def test_report_page_gains_a_preprocessing_section(tmp_path):
     clean, qc = preprocess.run(store.read_signal(folder / "raw.zarr"), ica={"n_components": 10})
     store.write_signal(clean, folder / "clean.zarr")
     store.write_json(qc, folder / "qc.json")
-    page = pages.dataset_page("eeg", {"01": folder / "raw.zarr"}, tmp_path / "r" / "eeg.html")
+    page = pages.dataset_page("eeg", {"01": folder / "raw.zarr"}, tmp_path / "r" / "eeg.html",
+                              clean={"01": folder / "clean.zarr"}, qc={"01": folder / "qc.json"})
     html = page.read_text()
     assert "<h3>Preprocessing</h3>" in html
     for png in ("01_qc_spectra.png", "01_qc_channels.png", "01_qc_components.png"):

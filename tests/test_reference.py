@@ -219,25 +219,34 @@ def test_read_connectome_session_gives_the_connectome_contract(fake_cache):
     assert g.attrs["reference_version"] == "fakepkg==1.0"
 
 
-def test_ingest_session_writes_zarr_and_a_clean_nwb_of_the_same_numbers(fake_cache, tmp_path):
-    from neurodag import ingest, store
+def test_ingest_step_writes_zarr_and_a_clean_nwb_of_the_same_numbers(fake_cache, tmp_path,
+                                                                      monkeypatch):
+    from neurodag import steps, store
+    from neurodag.store.validate import nwb_problems
 
     ref, cache = fake_cache
-    out = reference.ingest_session(ref, "eeg", cache, tmp_path / "out", config_digest="abc")
+    monkeypatch.setitem(reference.REFERENCES, ref.name, ref)
+    out = steps.run("ingest", {"reference": cache / ref.name},
+                    {"zarr": tmp_path / "raw.zarr", "nwb": tmp_path / "raw.nwb"},
+                    {"reference": f"{ref.name}/eeg"}, config_digest="abc")
     back = store.read_signal(out["zarr"])
     np.testing.assert_allclose(back["signal"].values, _eeg(0) * 1e-6, rtol=1e-6)
     assert back.attrs["config_digest"] == "abc"
     assert back.attrs["source"] == f"reference:fakepkg/{EEG_MEMBER}"
-    assert ingest.nwb_problems(out["nwb"], back) == []
+    assert list(back.attrs["inputs"]) == [f"reference:fakepkg/{EEG_MEMBER}"]
+    assert nwb_problems(out["nwb"], back) == []
 
 
-def test_ingest_session_writes_a_connectome_store(fake_cache, tmp_path):
-    from neurodag import connectome
+def test_ingest_connectome_step_writes_a_connectome_store(fake_cache, tmp_path, monkeypatch):
+    from neurodag import connectome, steps
 
     ref, cache = fake_cache
-    out = reference.ingest_session(ref, "conn", cache, tmp_path / "out")
+    monkeypatch.setitem(reference.REFERENCES, ref.name, ref)
+    out = steps.run("ingest-connectome", {"reference": cache / ref.name},
+                    {"connectome": tmp_path / "connectome.zarr"}, {"reference": f"{ref.name}/conn"})
     g = connectome.read(out["connectome"])
     assert g["weight"].sel(pre="AIYL", post="AIZL", synapse="chemical") == 7.0
+    assert g.attrs["source"] == f"reference:fakepkg/{CONN_MEMBER}"
 
 
 def test_read_refuses_options_the_reader_does_not_take(fake_cache):

@@ -491,7 +491,7 @@ def test_real_brainvision_and_kit_recordings(tmp_path):
 
 @pytest.mark.parametrize(("text", "message"), [
     ("{", r"s1/metrics.json: unreadable metrics.json \(JSONDecodeError"),
-    ('{"session": "s1"}', r"glmhmm: the glmhmm product lacks 'selected_n_states'; rerun"),
+    ('{"session": "s1"}', r"s1/metrics.json: metrics.json lacks 'modality'; rerun its step"),
 ])
 def test_a_corrupt_or_incomplete_metrics_file_is_one_line(tmp_path, text, message):
     from neurodag.report import sections
@@ -500,4 +500,4 @@ def test_a_corrupt_or_incomplete_metrics_file_is_one_line(tmp_path, text, messag
     folder.mkdir(parents=True)
     (folder / "metrics.json").write_text(text)
     with pytest.raises(InputError, match=message):
-        sections.build("glmhmm", tmp_path / "glmhmm", tmp_path / "figs", "figs")
+        sections.build("glmhmm", {"s1": folder}, tmp_path / "figs", "figs")

@@ -125,7 +125,9 @@ def test_figures_index_names_the_paper_and_marks_a_quick_setting(tmp_path):
     from neurodag.report import papers
 
     folder = tmp_path / "figures" / "geometric-stability"
-    papers.run("geometric-stability", folder, quick=True)
+    from neurodag import steps
+
+    steps.run("figure", {}, {"figure": folder}, {"paper": "geometric-stability", "quick": True})
     index = papers.index_page([folder], tmp_path / "figures" / "index.html")
     html = index.read_text()
     assert gs.PAPER in html and "quick setting" in html

@@ -231,8 +231,15 @@ def eeg_sessions():
     return [synth.eeg(seed=0, session=s, duration=60).data for s in ("01", "02")]
 
 
+def _fit(sessions, **params):
+    from neurodag.models.rsa import TopologicalRSA
+
+    m = TopologicalRSA(**params).fit(sessions)
+    return m.to_xarray(), m.metrics_
+
+
 def test_run_gives_rdms_per_session_and_region_and_the_lu_map(eeg_sessions, tmp_path):
-    results, metrics = trsa.run(eeg_sessions, step=0.25)
+    results, metrics = _fit(eeg_sessions, step=0.25)
     assert results["raw"].dims == trsa.DIMS
     # 2 labels x 5 time bins; 2 sessions x 4 scalp quadrants.
     assert results.sizes["condition"] == 10 and results.sizes["rdm"] == 8
@@ -241,12 +248,12 @@ def test_run_gives_rdms_per_session_and_region_and_the_lu_map(eeg_sessions, tmp_
     assert results["accuracy"].shape == (5, 5)
     assert metrics["accuracy_gt"] == trsa.identify(results["gt"], "region", "session")
     assert set(metrics["rdm_reliability"]) == set(metrics["regions"])
-    again, metrics2 = trsa.run(eeg_sessions, step=0.25)
+    again, metrics2 = _fit(eeg_sessions, step=0.25)
     xr.testing.assert_identical(results, again)
     assert metrics == metrics2
     results.to_netcdf(tmp_path / "trsa.nc", engine="h5netcdf")
     assert xr.open_dataset(tmp_path / "trsa.nc", engine="h5netcdf")["gt"].shape == (8, 10, 10)
-    from neurodag.report.papers.trsa import plot_report
+    from neurodag.report.rsa import plot_report
 
     paths = plot_report(results, tmp_path)
     assert [p.name for p in paths] == ["trsa_rdms.png", "trsa_lu_accuracy.png"]
@@ -254,15 +261,19 @@ def test_run_gives_rdms_per_session_and_region_and_the_lu_map(eeg_sessions, tmp_
 
 
 def test_step_writes_both_files_or_leaves_nothing(eeg_sessions, tmp_path, monkeypatch):
-    from neurodag import store
-    from neurodag.models.rsa import step as trsa_step
+    from neurodag import steps, store
 
     paths = [store.write_signal(d, tmp_path / f"s{k}.zarr") for k, d in enumerate(eeg_sessions)]
     out = tmp_path / "models" / "trsa"
-    written = trsa_step.run_stores(paths, out, step=0.5)
+
+    def run(folder):
+        return steps.run("trsa", {"sessions": paths}, {"results": folder}, {"step": 0.5})
+
+    written = run(out)
     assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "trsa.nc"]
-    assert written["metrics"] == out / "metrics.json"
+    assert written["results"] == out
     metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["provenance"]["source"] == [str(p) for p in paths]
 
     def fail(*args, **kwargs):
         raise OSError("disk full")
@@ -270,10 +281,10 @@ def test_step_writes_both_files_or_leaves_nothing(eeg_sessions, tmp_path, monkey
     # A second run that fails while writing keeps the finished folder as it was.
     monkeypatch.setattr(store, "write_json", fail)
     with pytest.raises(OSError, match="disk full"):
-        trsa_step.run_stores(paths, out, step=0.5)
+        run(out)
     assert json.loads((out / "metrics.json").read_text()) == metrics
     with pytest.raises(OSError, match="disk full"):
-        trsa_step.run_stores(paths, tmp_path / "fresh", step=0.5)
+        run(tmp_path / "fresh")
     assert sorted(p.name for p in tmp_path.iterdir() if "fresh" in p.name) == []
 
 
@@ -304,7 +315,7 @@ def test_run_identifies_regions_built_to_be_identifiable():
     profiles = {r: rng.normal(size=(5, 6)) for r in ("hippocampus", "amygdala", "insula")}
     sessions = [_regional_recording(s, np.random.default_rng(k), profiles)
                 for k, s in enumerate(("01", "02", "03"))]
-    results, metrics = trsa.run(sessions, step=0.5)
+    results, metrics = _fit(sessions, step=0.5)
     assert metrics["regions"] == ["amygdala", "hippocampus", "insula"]
     assert metrics["conditions"] == ["s0", "s1", "s2", "s3", "s4"]   # 5 labels: no bins
     assert metrics["accuracy_rdm"] == 1.0 and metrics["accuracy_gt"] == 1.0
@@ -317,14 +328,14 @@ def test_run_identifies_regions_built_to_be_identifiable():
 
 
 def test_run_on_one_session_has_nothing_to_identify(eeg_sessions):
-    results, metrics = trsa.run(eeg_sessions[:1], regions=None, n_folds=2)
+    results, metrics = _fit(eeg_sessions[:1], regions=None, patterns={"n_folds": 2})
     assert "accuracy" not in results and "no identification" in metrics["note"]
     assert results.sizes["rdm"] == 1
 
 
 def test_run_rejects_two_conditions_without_time_bins(eeg_sessions):
     with pytest.raises(InputError, match="at least 3"):
-        trsa.run(eeg_sessions, time_bins=1)
+        _fit(eeg_sessions, patterns={"time_bins": 1})
 
 
 # ----------------------------------------------------------------- paper figure

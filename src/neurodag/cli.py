@@ -30,7 +30,12 @@ _KEYED = re.compile(r"^(?P<role>[A-Za-z_][\w-]*)(?:\[(?P<key>[^\]]+)\])?=(?P<pat
 
 
 def _value(text: str):
-    """A command-line value parsed as YAML (numbers, booleans, lists, null), else the text."""
+    """A command-line value parsed as JSON (what the rules write), else as YAML (numbers,
+    booleans, lists, null, bare words), else the text itself."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError:
@@ -38,7 +43,7 @@ def _value(text: str):
 
 
 def _parse_set(items: list[str] | None) -> dict:
-    """``KEY=VALUE`` pairs; values parsed as YAML (numbers, booleans, lists, null); dotted
+    """``KEY=VALUE`` pairs; values parsed as JSON or YAML (numbers, booleans, lists, null); dotted
     keys nest (``ica.n_components=15`` -> ``{"ica": {"n_components": 15}}``)."""
     out: dict = {}
     for item in items or []:
@@ -77,7 +82,7 @@ def _option_help(cls, prefix="", nested_only=False) -> str:
 
 
 def _add_step(sub, step, name: str):
-    from .options import Options
+    from .options import Options, json_kinds
     from .steps import Variants
 
     classes = step.option_classes()
@@ -93,10 +98,15 @@ def _add_step(sub, step, name: str):
     roles += "; outputs: " + ", ".join(f"{r} ({o.kind})" for r, o in step.outputs.items())
     p = sub.add_parser(name, help=step.help, description=f"{step.help}. {roles}.",
                        epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
+    specs = {} if isinstance(step.options, Variants) else step.options.specs()
     for arg in step.args:
         kw = {"metavar": arg.metavar or arg.name.upper(), "help": arg.help}
-        if arg.nargs:
-            kw["nargs"] = arg.nargs
+        if arg.option in specs:
+            spec = specs[arg.option]
+            default = "required" if spec.default is Ellipsis else json.dumps(spec.default)
+            kw["help"] = f"{spec.doc} (default: {default})"
+        # optional on the command line: a role may come with --in, an option with --set
+        kw["nargs"] = {None: "?", "+": "*"}.get(arg.nargs, arg.nargs)
         p.add_argument(f"pos_{arg.name}", **kw)
     p.add_argument("--in", dest="inputs", action="append", metavar="ROLE=PATH",
                    help="an input: ROLE=PATH, or ROLE[KEY]=PATH for keyed ones; repeatable")
@@ -119,7 +129,8 @@ def _add_step(sub, step, name: str):
             if spec.type is bool:
                 p.add_argument(*flags, action=argparse.BooleanOptionalAction, **kw)
             else:
-                p.add_argument(*flags, type=_value, metavar="VALUE", **kw)
+                text = json_kinds(spec.type) <= {"string", "null"}
+                p.add_argument(*flags, type=str if text else _value, metavar="VALUE", **kw)
     if step.add_args is not None:
         step.add_args(p)
     p.set_defaults(func=_run_step, step_name=step.name)
@@ -216,6 +227,9 @@ def _cmd_validate(args) -> None:
 def _cmd_check_config(args) -> None:
     from . import config
 
+    if args.print_schema:
+        print(yaml.safe_dump(config.load_schema(args.schema), sort_keys=False), end="")
+        return
     cfg = config.check(config.load_yaml(args.config), schema=args.schema)
     n = {name: len(config.sessions(cfg, name)) for name in cfg["datasets"]}
     print(f"{args.config}: ok ({len(n)} datasets, {sum(n.values())} sessions)")
@@ -262,7 +276,9 @@ def build_parser(only: list[str] | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("check-config", help="validate a config file")
     p.add_argument("config", nargs="?", default="config/config.yaml")
-    p.add_argument("--schema", default=None)
+    p.add_argument("--schema", default=None, help="a base schema (default: the package's)")
+    p.add_argument("--print-schema", action="store_true",
+                   help="print the full schema (every key, its doc and default) and exit")
     p.set_defaults(func=_cmd_check_config)
     return parser
 

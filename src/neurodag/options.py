@@ -230,7 +230,7 @@ def _kind(value) -> str:
     return type(value).__name__
 
 
-def _accepts(tp) -> set[str]:
+def json_kinds(tp) -> set[str]:
     """The JSON kinds a type takes."""
     origin = typing.get_origin(tp)
     if tp is type(None):
@@ -248,7 +248,7 @@ def _accepts(tp) -> set[str]:
     if tp is dict or origin is dict or (isinstance(tp, type) and issubclass(tp, Options)):
         return {"object"}
     if origin in (typing.Union, types.UnionType):
-        return set().union(*(_accepts(a) for a in typing.get_args(tp)))
+        return set().union(*(json_kinds(a) for a in typing.get_args(tp)))
     return {"null", "boolean", "number", "string", "array", "object"}
 
 
@@ -285,7 +285,7 @@ def _coerce(tp, value, path: str, meta: Mapping):
             return None
         kind = _kind(value)
         for arg in args:   # the branch that takes this kind of value decides the message
-            if arg is not type(None) and kind in _accepts(arg):
+            if arg is not type(None) and kind in json_kinds(arg):
                 return _coerce(arg, value, path, meta)
         names = " or ".join(_describe(a) for a in args)
         fail(path, f"expected {names}, got {value!r}")

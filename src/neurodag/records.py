@@ -11,7 +11,9 @@ line when the file was written by another version or edited::
         heldout_loglik: dict[str, list[float]]
 
 Fields without a default are required; ``extra = True`` keeps the keys a record does not
-declare (the per-modality facts of ``qc.json``) under :attr:`Record.rest`.
+declare (the per-modality facts of ``qc.json``) under :attr:`Record.rest`. The records are
+declared here, in one light module, so that the report reads them without importing the
+steps' science.
 """
 
 from __future__ import annotations
@@ -73,4 +75,86 @@ class Record:
         return cls(**known, rest=rest)
 
 
-__all__ = ["Record"]
+# -- the products' records ----------------------------------------------------------------
+
+@dataclasses.dataclass(kw_only=True)
+class QC(Record):
+    """``qc.json``: the session, the options used and what each modality's preprocessing did
+    and found (the rest: filters, bad channels, ICA components, SNR, ...)."""
+
+    extra = True
+    what = "qc.json"
+
+    modality: str
+    source: str
+    subject: str
+    session: str
+    sfreq: float
+    n_times: int
+    duration_s: float
+    options: dict
+
+
+@dataclasses.dataclass(kw_only=True)
+class GLMHMMMetrics(Record):
+    """``metrics.json`` of one session's GLM-HMM fits (:mod:`neurodag.steps.fit_glmhmm`)."""
+
+    session: str
+    modality: str
+    selected_n_states: int
+    best_mean_n_states: int
+    selection_rule: str
+    n_sequences: int
+    n_bins: int
+    n_neurons: int
+    folds_over: str
+    heldout_loglik: dict
+    heldout_loglik_mean: dict
+    train_loglik: dict
+    units: str
+    options: dict
+
+
+@dataclasses.dataclass(kw_only=True)
+class NTFMetrics(Record):
+    """``metrics.json`` of the dynamic connectome (:mod:`neurodag.steps.fit_ntf`)."""
+
+    rank: int
+    curve: dict | None
+    error: float
+    tensor: dict
+    n_neurons: int
+    n_animals: int
+    n_windows: int
+    communities_per_factor: list
+    kernel: str
+    options: dict
+
+
+@dataclasses.dataclass(kw_only=True)
+class TRSAMetrics(Record):
+    """``metrics.json`` of topological RSA (:mod:`neurodag.steps.trsa`): counts, conditions,
+    accuracies, reliability."""
+
+    extra = True
+
+    n_sessions: int
+    n_regions: int
+    regions: list
+    conditions: list
+    metric: str
+    lower: float
+    upper: float
+    geometric_stability: dict
+    options: dict
+    rdm_reliability: dict | None = None
+    chance: float | None = None
+    accuracy_rdm: float | None = None
+    accuracy_gt: float | None = None
+    accuracy_geodesic: float | None = None
+    best_lu: list | None = None
+    best_accuracy: float | None = None
+    note: str | None = None
+
+
+__all__ = ["Record", "QC", "GLMHMMMetrics", "NTFMetrics", "TRSAMetrics"]

@@ -72,14 +72,14 @@ def ingest_args(wc):
     s = session_of(wc)
     entry = config["datasets"][wc.dataset]
     if s.reference:
-        args = [f"--in=reference={ingest_inputs(wc)[0]}", "--set", f"reference={s.reference}/{s.id}"]
+        args = [f"--in=reference={ingest_inputs(wc)[0]}"]
+        options = {"reference": f"{s.reference}/{s.id}"}
     else:
         args = [f"--in=recording={p}" for p in ingest_inputs(wc)]
-        args += ["--set", f"modality={entry['modality']}", "--set", f"subject={s.subject}",
-                 "--set", f"session={s.session}"]
+        options = {"modality": entry["modality"], "subject": s.subject, "session": s.session}
     if modality(wc.dataset) != "connectome":
-        args += ["--set", f"nwb_compression={config['nwb']['compression']}"]
-    args += _set_args(entry.get("ingest", {}))
+        options["nwb_compression"] = config["nwb"]["compression"]
+    args += _set_args({**options, **entry.get("ingest", {})})
     return shlex.join(["--config-digest", dataset_digest(config, wc.dataset), *args])
 
 

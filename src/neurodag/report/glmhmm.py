@@ -22,7 +22,7 @@ def _save(fig, path: Path) -> Path:
 def plot_session(folder: str | Path, metrics, out_dir: str | Path,
                  prefix: str) -> dict[str, tuple]:
     """Figures of one session's fits (``folder`` holds ``K{k}.nc``; ``metrics`` is its
-    :class:`neurodag.steps.fit_glmhmm.Metrics`).
+    :class:`neurodag.records.GLMHMMMetrics`).
 
     Returns ``{"selection" | "states" | "weights": (png, json, caption)}``.
     """

@@ -110,7 +110,7 @@ def plot_report(results: dict[int, xr.Dataset], metrics, out_dir) -> list[Path]:
     """Figures of a fit for the dataset's report: rank selection and the selected factors.
 
     ``results`` is ``{rank: rank{r}.nc}``, ``metrics`` the step's record
-    (:class:`neurodag.steps.fit_ntf.Metrics`). Writes ``ntf_rank_selection.png`` (when a
+    (:class:`neurodag.records.NTFMetrics`). Writes ``ntf_rank_selection.png`` (when a
     curve exists) and ``ntf_factors.png`` into ``out_dir``; returns their paths.
     """
     out_dir = Path(out_dir)

@@ -29,7 +29,7 @@ IC_COLUMNS = 5
 
 def read_qc(path: Path) -> dict:
     """``qc.json`` as a mapping (read through its record, one line if it is broken)."""
-    from ..steps.preprocess import QC
+    from ..records import QC
 
     return QC.read(path).to_dict()
 

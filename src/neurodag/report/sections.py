@@ -103,7 +103,7 @@ def connectome(path: Path, fig_dir: Path, link: str, **_) -> dict:
 
 def glmhmm(paths: dict[str, Path], fig_dir: Path, link: str, **_) -> dict:
     """GLM-HMM fits of every session (``{session: models/glmhmm/{session}/}``)."""
-    from ..steps.fit_glmhmm import Metrics
+    from ..records import GLMHMMMetrics as Metrics
     from . import glmhmm as figs
 
     made, rows = {}, []
@@ -128,7 +128,7 @@ def glmhmm(paths: dict[str, Path], fig_dir: Path, link: str, **_) -> dict:
 
 def trsa(path: Path, fig_dir: Path, link: str, **_) -> dict:
     """Topological RSA of the dataset (``models/trsa/``: ``trsa.nc``, ``metrics.json``)."""
-    from ..steps.trsa import Metrics
+    from ..records import TRSAMetrics as Metrics
     from ..store import read_netcdf
     from .rsa import plot_report
 
@@ -167,7 +167,7 @@ def trsa(path: Path, fig_dir: Path, link: str, **_) -> dict:
 
 def ntf(path: Path, fig_dir: Path, link: str, **_) -> dict:
     """Dynamic connectome (``models/ntf/``: ``rank{r}.nc`` and ``metrics.json``)."""
-    from ..steps.fit_ntf import Metrics
+    from ..records import NTFMetrics as Metrics
     from ..store import read_netcdf
     from .ntf import plot_report
 

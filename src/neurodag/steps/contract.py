@@ -173,3 +173,10 @@ class Step:
         if missing:
             raise ValueError(f"{self.name}: output {missing[0]} has no name for --out DIR")
         return {r: folder / o.name for r, o in self.outputs.items() if o.name}
+
+
+def key_paths(inputs: dict, role: str, key) -> None:
+    """Old command lines give a keyed role as a list of paths: key each by ``key(path)``."""
+    found = inputs.get(role)
+    if isinstance(found, list):
+        inputs[role] = {key(Path(p)): p for p in found}

@@ -38,11 +38,9 @@ class FigureOptions(Options):
 
 
 def compute(inputs, options: FigureOptions, ctx):
-    from importlib import import_module
+    from ..report import papers
 
-    from ..report.papers import PAPERS
-
-    module = import_module(f"neurodag.report.papers.{PAPERS[options.paper]}")
+    module = papers.module(options.paper)
     takes = set(inspect.signature(module.run).parameters)
     given = {k: getattr(options, k) for k in PAPER_OPTIONS if getattr(options, k) is not None}
     for key in given:

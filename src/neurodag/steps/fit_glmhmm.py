@@ -7,7 +7,7 @@ chosen by k-fold held-out log-likelihood (:func:`~neurodag.models.glmhmm.select.
 select_n_states`, then :func:`~neurodag.models.glmhmm.select.one_standard_error`), and a
 model with each candidate number of states is fitted to all sequences and written as
 ``K{k}.nc`` with its Viterbi path and posteriors, so that any candidate can be inspected;
-``metrics.json`` (:class:`Metrics`) holds the scores and names the selected one.
+``metrics.json`` (:class:`~neurodag.records.GLMHMMMetrics`) holds the scores and names the selected one.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import layout
 from ..options import Options, option
-from ..records import Record
+from ..records import GLMHMMMetrics as Metrics
 from .contract import Arg, Input, Output, Step
 
 #: Emission and link by modality, when the options do not say.
@@ -99,26 +99,6 @@ class GLMHMMConfig(GLMHMMOptions):
 class FitOptions(GLMHMMOptions):
     session: str | None = option(None, "the session id the metrics name (default: "
                                        "sub-SUBJECT_ses-SESSION of the store)")
-
-
-@dataclass(kw_only=True)
-class Metrics(Record):
-    """``metrics.json`` of one session's fits."""
-
-    session: str
-    modality: str
-    selected_n_states: int
-    best_mean_n_states: int
-    selection_rule: str
-    n_sequences: int
-    n_bins: int
-    n_neurons: int
-    folds_over: str
-    heldout_loglik: dict
-    heldout_loglik_mean: dict
-    train_loglik: dict
-    units: str
-    options: dict
 
 
 def _decoded(model, parts):

@@ -2,7 +2,7 @@
 
 :class:`~neurodag.models.ntf.DynamicConnectome` on the stack (windows given in seconds,
 rounded to samples of its ``dt``); ``rank{r}.nc`` for every rank fitted and
-``metrics.json`` (:class:`Metrics`): the selected rank, the rank-selection curve, the
+``metrics.json`` (:class:`~neurodag.records.NTFMetrics`): the selected rank, the rank-selection curve, the
 tensor's shape and timing, communities per factor.
 """
 
@@ -13,7 +13,7 @@ from typing import Literal
 
 from .. import layout
 from ..options import Options, option
-from ..records import Record
+from ..records import NTFMetrics as Metrics
 from .contract import Arg, Input, Output, Step
 
 
@@ -41,22 +41,6 @@ class NTFOptions(Options):
     tol: float = option(1e-6, "HALS stops when the relative error decreases less", gt=0)
     min_animals: int = option(1, "neurons present in fewer animals are left out", ge=1)
     random_state: int = option(0, "seed of the restarts and of the community detection", ge=0)
-
-
-@dataclass(kw_only=True)
-class Metrics(Record):
-    """``metrics.json`` of the dynamic connectome."""
-
-    rank: int
-    curve: dict | None
-    error: float
-    tensor: dict
-    n_neurons: int
-    n_animals: int
-    n_windows: int
-    communities_per_factor: list
-    kernel: str
-    options: dict
 
 
 def compute(inputs, options: NTFOptions, ctx):

@@ -10,11 +10,9 @@ dataset, for channels), and its ``stores`` attribute maps each back to its store
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from .. import layout
 from ..homogenize.options import ChannelsOptions, WormsOptions
-from .contract import Arg, Input, Output, Step, Variants
+from .contract import Arg, Input, Output, Step, Variants, key_paths
 
 
 def split_key(key: str) -> tuple[str, str]:
@@ -52,10 +50,7 @@ def compute(inputs, options, ctx):
 def _adapt(ns, inputs, outputs, options):
     """Old command lines name stores only by path: their key is the two folders above them
     (``results/{dataset}/{session}/clean.zarr``), as before; rules pass the keys."""
-    stores = inputs.get("stores")
-    if isinstance(stores, list):
-        inputs["stores"] = {f"{Path(p).parent.parent.name}/{Path(p).parent.name}": p
-                            for p in stores}
+    key_paths(inputs, "stores", lambda p: f"{p.parent.parent.name}/{p.parent.name}")
     if options.get("kind") == "connectome":
         options.pop("kind")
         if isinstance(inputs.get("stores"), dict):

@@ -4,30 +4,10 @@ and ``qc.json`` (:func:`neurodag.preprocess.run`; the options of the session's m
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .. import layout
 from ..preprocess.options import OPTIONS
-from ..records import Record
+from ..records import QC
 from .contract import Arg, Input, Output, Step, Variants
-
-
-@dataclass(kw_only=True)
-class QC(Record):
-    """``qc.json``: the session, the options used and what each modality's preprocessing did
-    and found (the rest: filters, bad channels, ICA components, SNR, ...)."""
-
-    extra = True
-    what = "qc.json"
-
-    modality: str
-    source: str
-    subject: str
-    session: str
-    sfreq: float
-    n_times: int
-    duration_s: float
-    options: dict
 
 
 def compute(inputs, options: dict, ctx):

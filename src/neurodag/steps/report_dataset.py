@@ -10,7 +10,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ..options import Options, option
-from .contract import Arg, Input, Output, Step
+from .contract import Arg, Input, Output, Step, key_paths
 
 
 @dataclass(frozen=True)
@@ -59,9 +59,7 @@ def _adapt(ns, inputs, outputs, options):
     """Old command lines: sessions named by their store's folder, and --product."""
     from ..errors import InputError
 
-    raw = inputs.get("raw")
-    if isinstance(raw, list):
-        inputs["raw"] = {Path(p).parent.name: p for p in raw}
+    key_paths(inputs, "raw", lambda p: p.parent.name)
     for item in ns.product or []:
         kind, sep, path = item.partition("=")
         if not sep:

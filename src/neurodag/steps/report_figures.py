@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..options import Options
-from .contract import Arg, Input, Output, Step
+from .contract import Arg, Input, Output, Step, key_paths
 
 
 @dataclass(frozen=True)
@@ -23,11 +23,7 @@ def compute(inputs, options, ctx):
 
 def _adapt(ns, inputs, outputs, options):
     """Old command lines: each figure folder is named after its paper."""
-    from pathlib import Path
-
-    found = inputs.get("folders")
-    if isinstance(found, list):
-        inputs["folders"] = {Path(p).name: p for p in found}
+    key_paths(inputs, "folders", lambda p: p.name)
 
 
 STEP = Step(

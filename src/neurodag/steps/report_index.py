@@ -4,10 +4,9 @@ page, with the summary each page wrote into its figure folder."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..options import Options, option
-from .contract import Arg, Input, Output, Step
+from .contract import Arg, Input, Output, Step, key_paths
 
 
 @dataclass(frozen=True)
@@ -25,9 +24,7 @@ def compute(inputs, options: IndexOptions, ctx):
 
 def _adapt(ns, inputs, outputs, options):
     """Old command lines: each page named by its file name."""
-    found = inputs.get("pages")
-    if isinstance(found, list):
-        inputs["pages"] = {Path(p).stem: p for p in found}
+    key_paths(inputs, "pages", lambda p: p.stem)
 
 
 STEP = Step(

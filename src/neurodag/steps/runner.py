@@ -26,7 +26,6 @@ from ..options import Options
 from ..store.atomic import commit, remove, temporary
 from .contract import Step, Variants
 
-
 #: What ``compute`` returns for an output that is already complete and stays as it is.
 KEEP = object()
 
@@ -61,6 +60,13 @@ class Inputs(Mapping):
     def __init__(self, step: Step, given: Mapping):
         self.step = step
         self._paths = {}
+        extra = sorted(set(given) - set(step.inputs))
+        if extra:
+            from ..errors import suggest
+
+            raise InputError(f"{step.name}: unknown input {extra[0]!r}"
+                             f"{suggest(extra[0], step.inputs)} (inputs: "
+                             f"{', '.join(step.inputs) or 'none'})")
         for role, spec in step.inputs.items():
             value = given.get(role)
             if value is None or (not isinstance(value, (str, Path)) and not value):
@@ -78,13 +84,6 @@ class Inputs(Mapping):
             else:
                 value = Path(value)
             self._paths[role] = value
-        extra = sorted(set(given) - set(step.inputs))
-        if extra:
-            from ..errors import suggest
-
-            raise InputError(f"{step.name}: unknown input {extra[0]!r}"
-                             f"{suggest(extra[0], step.inputs)} (inputs: "
-                             f"{', '.join(step.inputs) or 'none'})")
         self._read = {}
 
     def __getitem__(self, role):
@@ -275,7 +274,12 @@ def run(step: Step | str, inputs: Mapping | None = None, outputs: Mapping | None
     if unknown or missing:
         raise InputError(f"{step.name}: outputs {', '.join(step.outputs)} expected; "
                          + (f"unknown {unknown[0]!r}" if unknown else f"missing {missing[0]!r}"))
-    tmp = {role: temporary(path) for role, path in outputs.items()}
+    # Each output is made under its own name inside a hidden temporary folder (writers that
+    # look at suffixes see the real one), then renamed into place.
+    stage = {role: temporary(path) for role, path in outputs.items()}
+    for folder in stage.values():
+        folder.mkdir()
+    tmp = {role: stage[role] / path.name for role, path in outputs.items()}
     ctx = Context(step, ins, tmp, outputs, config_digest)
     kept = set()
     try:
@@ -291,17 +295,17 @@ def run(step: Step | str, inputs: Mapping | None = None, outputs: Mapping | None
             if role not in kept and not path.exists() and not step.outputs[role].optional:
                 raise RuntimeError(f"{step.name}: output {role!r} was not written")
     except BaseException:
-        for path in tmp.values():
-            remove(path)
+        for folder in stage.values():
+            remove(folder)
         raise
     written = {}
     for role, path in tmp.items():
         if role in kept:
-            remove(path)
             written[role] = outputs[role]
         elif path.exists():
             commit(path, outputs[role])
             written[role] = outputs[role]
+        remove(stage[role])
     for role, path in written.items():
         print(f"wrote {role}: {path}", flush=True)
     return written

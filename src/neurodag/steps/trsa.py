@@ -8,7 +8,7 @@ from typing import Literal
 
 from .. import layout
 from ..options import Options, option
-from ..records import Record
+from ..records import TRSAMetrics as Metrics
 from .contract import Arg, Input, Output, Step
 
 #: Options of the condition patterns: ephys epochs, fMRI GLM betas.
@@ -79,31 +79,6 @@ class TRSAOptions(Options):
 class TRSAConfig(TRSAOptions):
     input: Literal["raw", "clean"] = option("clean", "use the raw or the preprocessed signal",
                                             wiring=True)
-
-
-@dataclass(kw_only=True)
-class Metrics(Record):
-    """``metrics.json`` of topological RSA: counts, conditions, accuracies, reliability."""
-
-    extra = True
-
-    n_sessions: int
-    n_regions: int
-    regions: list
-    conditions: list
-    metric: str
-    lower: float
-    upper: float
-    geometric_stability: dict
-    options: dict
-    rdm_reliability: dict | None = None
-    chance: float | None = None
-    accuracy_rdm: float | None = None
-    accuracy_gt: float | None = None
-    accuracy_geodesic: float | None = None
-    best_lu: list | None = None
-    best_accuracy: float | None = None
-    note: str | None = None
 
 
 def compute(inputs, options: TRSAOptions, ctx):

@@ -35,6 +35,13 @@ PAPERS = {
 }
 
 
+def module(paper: str):
+    """The module of ``paper``'s figure (a key of :data:`PAPERS`)."""
+    if paper not in PAPERS:
+        raise InputError(f"figure {paper!r} is unknown; expected one of {list(PAPERS)}")
+    return import_module(f".{PAPERS[paper]}", __name__)
+
+
 def needs(paper: str, *, quick: bool, reference_cache: str
           ) -> tuple[dict[str, str], dict[str, str]]:
     """What ``paper``'s figure reads besides its own simulation: ``(inputs, options)``, the
