@@ -91,7 +91,7 @@ from neurodag.cli import main  # noqa: E402
 sys.exit(main(sys.argv[2:]))
 """
 
-#: The steps of ``neurodag.ingest.run`` timed one by one, in one process.
+#: The phases of the ingest step (``neurodag.steps.ingest``) timed one by one, in one process.
 PHASES = r"""
 import shutil
 import sys
@@ -99,7 +99,7 @@ import time
 from pathlib import Path
 
 from neurodag import io, provenance, store
-from neurodag.ingest import nwb_problems
+from neurodag.store.validate import nwb_problems
 
 src, out = sys.argv[1], Path(sys.argv[2])
 shutil.rmtree(out, ignore_errors=True)

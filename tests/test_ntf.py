@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import xarray as xr
 
 from neurodag import schema
 from neurodag.errors import InputError
@@ -220,8 +219,7 @@ def test_step_on_a_homogenized_stack_gives_named_results_and_plots(tmp_path):
     assert ds["animal_loading"].dims == ("factor", "animal")
     assert ds.sizes["neuron"] == 24 and ds.attrs["window"] == 60
     assert ds["window_time"].values[0] == pytest.approx(59 / 2 / 3.0)
-    ds.to_netcdf(tmp_path / "rank.nc", engine="h5netcdf")
-    back = xr.open_dataset(tmp_path / "rank.nc", engine="h5netcdf")
+    back = store.read_netcdf(store.write_netcdf(ds, tmp_path / "rank.nc"))
     np.testing.assert_allclose(back["affinity"].values, ds["affinity"].values)
     pngs = plot_report(results, record, tmp_path / "report")
     assert [p.name for p in pngs] == ["ntf_rank_selection.png", "ntf_factors.png"]

@@ -225,7 +225,7 @@ def test_ingest_step_writes_zarr_and_a_clean_nwb_of_the_same_numbers(fake_cache,
     from neurodag.store.validate import nwb_problems
 
     ref, cache = fake_cache
-    monkeypatch.setitem(reference.REFERENCES, ref.name, ref)
+    monkeypatch.setattr(reference.cache, "REFERENCES", {**reference.REFERENCES, ref.name: ref})
     out = steps.run("ingest", {"reference": cache / ref.name},
                     {"zarr": tmp_path / "raw.zarr", "nwb": tmp_path / "raw.nwb"},
                     {"reference": f"{ref.name}/eeg"}, config_digest="abc")
@@ -241,7 +241,7 @@ def test_ingest_connectome_step_writes_a_connectome_store(fake_cache, tmp_path, 
     from neurodag import connectome, steps
 
     ref, cache = fake_cache
-    monkeypatch.setitem(reference.REFERENCES, ref.name, ref)
+    monkeypatch.setattr(reference.cache, "REFERENCES", {**reference.REFERENCES, ref.name: ref})
     out = steps.run("ingest-connectome", {"reference": cache / ref.name},
                     {"connectome": tmp_path / "connectome.zarr"}, {"reference": f"{ref.name}/conn"})
     g = connectome.read(out["connectome"])

@@ -34,7 +34,8 @@ class TrainingOptions(Options):
                                                 "validation, test", ge=0, min_items=3,
                                     max_items=3)
     duration: float = option(60.0, "seconds of each synthetic recording", ge=0)
-    cache_dir: str = option("resources/reference", "reference cache (real EEG of spkit)")
+    cache_dir: str | None = option("resources/reference", "reference cache (real EEG of spkit; "
+                                                          "null: none)")
     real_dir: str | None = option(None, "a folder of real EEG recordings to train on too")
     threads: int | None = option(None, "torch threads while training (default: torch's)",
                                  ge=1)

@@ -32,7 +32,7 @@ from ..errors import ContractError, InputError
 from ..provenance import canonical_json
 from .options import DEFAULTS, check_options
 
-__all__ = ["DEFAULTS", "check_options", "run", "run_session"]
+__all__ = ["DEFAULTS", "check_options", "run"]
 
 _EPHYS = ("eeg", "meg", "seeg", "ecog")
 
@@ -90,33 +90,6 @@ def run(ds: xr.Dataset, **options) -> tuple[xr.Dataset, dict]:
     }
     schema.validate(clean, where=f"{name} (preprocessed)", check_values=False)
     return clean, {**header, **qc}
-
-
-def run_session(raw_zarr, out_dir, *, config_digest: str = "", **options) -> dict:
-    """Preprocess ``raw_zarr`` into ``out_dir/clean.zarr`` and ``out_dir/qc.json``.
-
-    Both appear or neither. The clean store keeps the recording's ``source`` and records
-    the raw store it was made from in ``inputs``.
-    """
-    import shutil
-    from pathlib import Path
-
-    from .. import provenance, store
-
-    raw_zarr, out_dir = Path(raw_zarr), Path(out_dir)
-    clean, qc = run(store.read_signal(raw_zarr), **options)
-    provenance.stamp(clean, [raw_zarr], keep_source=True, config_digest=config_digest)
-    qc["provenance"] = {k: clean.attrs[k] for k in
-                        ("source", "source_sha256", "inputs", "config_digest", "created")}
-    clean_path, qc_path = out_dir / "clean.zarr", out_dir / "qc.json"
-    try:
-        store.write_signal(clean, clean_path)
-        store.write_json(qc, qc_path)
-    except BaseException:
-        shutil.rmtree(clean_path, ignore_errors=True)
-        qc_path.unlink(missing_ok=True)
-        raise
-    return {"clean": clean_path, "qc": qc_path}
 
 
 def _dispatch(ds, modality, opts, options_json):

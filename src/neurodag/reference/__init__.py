@@ -25,11 +25,11 @@ import xarray as xr
 
 from .. import provenance
 from ..errors import ConfigError, InputError, one_line
-from .cache import MANIFEST, fetch, get, is_complete, pip_download, read_manifest
+from .cache import MANIFEST, fetch, fetch_to, get, is_complete, pip_download, read_manifest
 from .registry import READERS, REFERENCES, Reference, Session
 
 __all__ = [
-    "REFERENCES", "Reference", "Session", "fetch", "sessions", "read", "ingest_session",
+    "REFERENCES", "Reference", "Session", "fetch", "fetch_to", "sessions", "read",
     "is_complete", "pip_download", "get", "MANIFEST", "accepts",
 ]
 
@@ -215,28 +215,3 @@ def read(name: str | Reference, session: str, cache_dir: str | Path, **options) 
         return connectome.validate(ds, where=f"reference {ref.name}/{session}")
     ds.attrs.update(subject=sess.subject, session=session)
     return schema.validate(ds, where=f"reference {ref.name}/{session}", check_values=False)
-
-
-def ingest_session(name: str | Reference, session: str, cache_dir: str | Path,
-                   out_dir: str | Path, *, config_digest: str = "",
-                   nwb_compression: str | None = None, **options) -> dict[str, Path]:
-    """Read a reference session from the cache and write it where the DAG expects it.
-
-    Recordings give ``out_dir/raw.zarr`` and ``out_dir/raw.nwb`` (the NWB written from
-    the zarr store and checked with nwbinspector; both appear or neither, as in
-    :func:`neurodag.ingest.run`); connectomes give ``out_dir/connectome.zarr``.
-
-    Returns
-    -------
-    dict
-        ``{"zarr": path, "nwb": path}`` or ``{"connectome": path}``.
-    """
-    from .. import connectome, ingest
-
-    ref = get(name)
-    ds = read(ref, session, cache_dir, **options)
-    ds.attrs["config_digest"] = config_digest
-    out_dir = Path(out_dir)
-    if _session(ref, session).modality == "connectome":
-        return {"connectome": connectome.write(ds, out_dir / "connectome.zarr")}
-    return ingest.write(ds, out_dir, nwb_compression=nwb_compression)
