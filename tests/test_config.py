@@ -169,7 +169,7 @@ def test_preprocess_options_are_checked_and_filled(default_config):
 def test_preprocess_option_typo_names_the_dataset(default_config):
     default_config["datasets"]["synth_eeg"]["preprocess"] = {"ica": {"n_componets": 15}}
     assert _error(default_config).startswith(
-        "config: datasets.synth_eeg.preprocess.ica.n_componets: unknown option; "
+        "config: datasets.synth_eeg.preprocess.ica.n_componets: unknown key; "
         "did you mean 'n_components'?")
 
 

@@ -31,7 +31,7 @@ def test_every_reader_keyword_is_a_documented_option():
             if p.kind is p.KEYWORD_ONLY and name != "modality"}
     assert used == set(io.OPTIONS) - {"line_freq"}
     assert all(isinstance(v, str) and len(v) > 20 for v in io.OPTIONS.values())
-    with pytest.raises(ConfigError, match="'voxel' is unknown"):
+    with pytest.raises(ConfigError, match=r"ingest\.voxel: unknown option; did you mean 'voxels'"):
         io.read("anything.nii.gz", voxel=True)
 
 

@@ -174,6 +174,7 @@ def dataset_page(
     qc: Mapping[str, str | Path] | None = None,
     figures_dir: str | Path | None = None,
     link: str | None = None,
+    at: str | Path | None = None,
 ) -> Path:
     """Write the report page of one dataset.
 
@@ -203,6 +204,9 @@ def dataset_page(
         page, ``results/reports/{dataset}/``).
     link : str, optional
         The figure folder as the page links it (default: its name, beside the page).
+    at : path-like, optional
+        Where the page will live, when it is written elsewhere first (the step runner's
+        temporary path): links and the stylesheet are made for that place.
 
     Returns
     -------
@@ -219,6 +223,7 @@ def dataset_page(
     out_html = Path(out_html)
     if out_html.suffix != ".html":
         raise InputError(f"{out_html}: a report page must end in .html")
+    home = Path(at).parent if at is not None else out_html.parent
     products = dict(products or {})
     if not isinstance(sessions, Mapping) or not (sessions or products):
         raise InputError(f"{out_html}: dataset {name!r} has no sessions to report")
@@ -241,7 +246,7 @@ def dataset_page(
         session_sections = [
             _session_section(s, slug, tmp_dir, link,
                              (Path(clean[s.key]), Path(qc[s.key])) if s.key in clean else None,
-                             out_html.parent)
+                             home)
             for s, slug in zip(opened, slugs, strict=True)]
         (tmp_dir / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         table = [
@@ -259,7 +264,7 @@ def dataset_page(
             css=CSS,
         )
         tmp_html.write_text(html, encoding="utf-8")
-        _write_css(out_html.parent)
+        _write_css(home)
     return out_html
 
 
@@ -278,7 +283,7 @@ def read_summary(page: str | Path, figures_dir: str | Path | None = None) -> dic
 
 def index_page(datasets: Mapping[str, str | Path], out_html: str | Path, *,
                title: str = "neurodag", figures: Mapping[str, str | Path] | None = None,
-               ) -> Path:
+               at: str | Path | None = None) -> Path:
     """Write an index linking every dataset page, with its summary.
 
     Parameters
@@ -291,6 +296,9 @@ def index_page(datasets: Mapping[str, str | Path], out_html: str | Path, *,
         Page title.
     figures : mapping of str to path-like, optional
         Dataset name -> its page's figure folder (holding ``summary.json``).
+    at : path-like, optional
+        Where the index will live (links are made from there), when it is written
+        elsewhere first.
 
     Returns
     -------
@@ -305,6 +313,7 @@ def index_page(datasets: Mapping[str, str | Path], out_html: str | Path, *,
     out_html = Path(out_html)
     if out_html.suffix != ".html":
         raise InputError(f"{out_html}: a report page must end in .html")
+    home = Path(at).parent if at is not None else out_html.parent
     rows = []
     for name, page in datasets.items():
         page = Path(page)
@@ -313,7 +322,7 @@ def index_page(datasets: Mapping[str, str | Path], out_html: str | Path, *,
         s = read_summary(page, (figures or {}).get(name))
         rows.append({
             "name": str(name),
-            "href": _href(page, out_html.parent),
+            "href": _href(page, home),
             "modality": s["modality"],
             "n_sessions": s["n_sessions"],
             "n_subjects": s["n_subjects"],
@@ -325,9 +334,9 @@ def index_page(datasets: Mapping[str, str | Path], out_html: str | Path, *,
         })
     with atomic_path(out_html) as tmp_html:
         html = _env().get_template("index.html").render(
-            title=title, datasets=rows, css=_href(out_html.parent / CSS, out_html.parent),
+            title=title, datasets=rows, css=_href(home / CSS, home),
             created=now(), version=__version__,
         )
         tmp_html.write_text(html, encoding="utf-8")
-        _write_css(out_html.parent)
+        _write_css(home)
     return out_html

@@ -45,7 +45,7 @@ def compute(inputs, options: PageOptions, ctx):
                        description=options.description, config=options.config,
                        products=products(inputs["products"]), modality=modality,
                        clean=inputs["clean"], qc=inputs["qc"], figures_dir=ctx.out["figures"],
-                       link=link)
+                       link=link, at=page)
     return {}
 
 

@@ -17,7 +17,7 @@ class NoOptions(Options):
 def compute(inputs, options, ctx):
     from ..report import papers
 
-    papers.index_page(inputs["folders"], ctx.out["page"])
+    papers.index_page(inputs["folders"], ctx.out["page"], at=ctx.targets["page"])
     return {}
 
 

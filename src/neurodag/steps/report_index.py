@@ -18,7 +18,7 @@ def compute(inputs, options: IndexOptions, ctx):
     from ..report import pages
 
     pages.index_page(inputs["pages"], ctx.out["page"], title=options.title,
-                     figures=inputs["figures"])
+                     figures=inputs["figures"], at=ctx.targets["page"])
     return {}
 
 

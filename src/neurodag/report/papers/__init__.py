@@ -63,9 +63,10 @@ def _fmt(value) -> str:
     return "" if value is None else str(value)
 
 
-def index_page(folders, out_html) -> Path:
+def index_page(folders, out_html, *, at=None) -> Path:
     """``results/figures/index.html``: every reproduced figure with our numbers beside the
-    published ones (each paper module's ``compare``); ``folders`` is ``{paper: folder}``."""
+    published ones (each paper module's ``compare``); ``folders`` is ``{paper: folder}``,
+    ``at`` where the page will live when it is written elsewhere first."""
     import os
     from urllib.parse import quote
 
@@ -75,6 +76,7 @@ def index_page(folders, out_html) -> Path:
     from ..pages import CSS, _env, _write_css
 
     out_html = Path(out_html)
+    home = Path(at).parent if at is not None else out_html.parent
     papers = []
     if not isinstance(folders, Mapping):   # a list: each folder is named after its paper
         folders = {Path(f).name: f for f in folders}
@@ -83,7 +85,7 @@ def index_page(folders, out_html) -> Path:
         if name not in PAPERS or not folder.is_dir():
             raise InputError(f"{folder}: not a figure folder of {list(PAPERS)}")
         module = import_module(f".{PAPERS[name]}", __name__)
-        rel = quote(Path(os.path.relpath(folder, out_html.parent)).as_posix())
+        rel = quote(Path(os.path.relpath(folder, home)).as_posix())
         jsons = sorted(folder.glob("*.json"))
         numbers = [read_json(p, "figure JSON") for p in jsons]
         quick = any(d.get("quick", d.get("attrs", {}).get("quick")) for d in numbers)
@@ -95,11 +97,11 @@ def index_page(folders, out_html) -> Path:
                         for p in sorted(folder.glob("*.png"))],
             "json": [{"src": f"{rel}/{quote(p.name)}", "name": p.name} for p in jsons],
         })
-    css = quote(os.path.relpath(out_html.parent.parent / "reports" / CSS, out_html.parent))
+    css = quote(os.path.relpath(home.parent / "reports" / CSS, home))
     with atomic_path(out_html) as tmp:
         tmp.write_text(_env().get_template("figures.html").render(
             title="Paper figures — neurodag", papers=papers, css=css, version=__version__,
             created=now()), encoding="utf-8")
-    (out_html.parent.parent / "reports").mkdir(parents=True, exist_ok=True)
-    _write_css(out_html.parent.parent / "reports")
+    (home.parent / "reports").mkdir(parents=True, exist_ok=True)
+    _write_css(home.parent / "reports")
     return out_html
