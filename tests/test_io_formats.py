@@ -143,7 +143,7 @@ def test_voxels_without_a_mask_use_nilearns_epi_mask(tmp_path):
 @pytest.mark.parametrize("options, error, match", [
     ({"parcellation": "power", "voxels": True}, ConfigError, "exclude each other"),
     ({"radius": 4}, ConfigError, "only with option 'parcellation'"),
-    ({"parcellation": "aal"}, ConfigError, "not one of"),
+    ({"parcellation": "aal"}, ConfigError, "expected one of"),
     ({"voxels": "yes"}, ConfigError, "true or false"),
 ])
 def test_bad_fmri_options(mni_bold, options, error, match):
