@@ -261,3 +261,17 @@ def test_the_cli_runs_a_step_with_roles_and_with_todays_folder_form(tmp_path):
                  "--options", '{"min_rate": 0.5}']) == 0
     qc = json.loads((tmp_path / "qc.json").read_text())
     assert qc["options"] == {"min_rate": 0.5} and qc["provenance"]["source"].endswith("counts.csv")
+
+
+def test_the_schema_ships_inside_the_package():
+    """A non-editable install has the schema: it is package data, found through the package
+    (not the repository), and the step modules are in the package's folders."""
+    import fnmatch
+    import tomllib
+
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    patterns = data["package-data"]["neurodag"]
+    assert any(fnmatch.fnmatch("data/config.schema.yaml", p) for p in patterns)
+    assert config_schema.BASE_SCHEMA.is_file()
+    assert "neurodag/data" in str(config_schema.BASE_SCHEMA).replace("\\", "/")
+    assert "parents[2]" not in (ROOT / "src/neurodag/config.py").read_text()

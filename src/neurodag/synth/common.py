@@ -27,7 +27,7 @@ import pandas as pd
 import xarray as xr
 from scipy import signal as sps
 
-from ..errors import InputError
+from ..errors import InputError, suggest
 from ..provenance import canonical_json
 
 
@@ -92,8 +92,8 @@ def check_params(func, modality: str, params: Mapping) -> None:
     accepted = [p for p in inspect.signature(func).parameters]
     for key in params:
         if key not in accepted:
-            raise InputError(f"synth.{modality}: unknown parameter '{key}' "
-                             f"(expected one of {', '.join(accepted)})")
+            raise InputError(f"synth.{modality}: unknown parameter '{key}'"
+                             f"{suggest(key, accepted)} (expected one of {', '.join(accepted)})")
 
 
 def positive(modality: str, name: str, value, *, integer: bool = False, minimum=None):

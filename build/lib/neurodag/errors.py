@@ -1,0 +1,37 @@
+"""Exceptions for problems the user can fix.
+
+Everything a user can fix (a bad file, a bad config value, data that break the
+contract) is raised as :class:`InputError` or a subclass, with a one-line message that
+names the file or key and the problem. The CLI prints that line and exits with code 2;
+any other exception is a bug and keeps its traceback.
+"""
+
+
+class InputError(Exception):
+    """A problem with user input: a file, a value, an option."""
+
+
+class ConfigError(InputError):
+    """A problem with the configuration: names the key path, the value, what was expected."""
+
+
+class ContractError(InputError):
+    """A Dataset that does not follow the signal contract (see :mod:`neurodag.schema`)."""
+
+
+def one_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception as ``Type: message`` on one line, cut to ``limit`` characters (for
+    wrapping a library's error into one of ours)."""
+    text = "".join(c if c.isprintable() else " " for c in str(exc))  # no binary junk
+    text = " ".join(text.split()) or type(exc).__name__
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return f"{type(exc).__name__}: {text}"
+
+
+def suggest(word: str, options) -> str:
+    """``"; did you mean 'x'?"`` for the closest of ``options`` to ``word``, else ``""``."""
+    import difflib
+
+    match = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
+    return f"; did you mean '{match[0]}'?" if match else ""

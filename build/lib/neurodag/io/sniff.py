@@ -1,0 +1,196 @@
+"""Cheap checks of a file's own bytes before a library parses it.
+
+Libraries given a broken file either fail deep inside with a message about the symptom
+(``could not convert string to float: ' '``) or, worse, read what is there and carry on:
+MNE reads a truncated EDF by inferring the number of records from the file size, which
+silently drops the missing part. :func:`check_recording` looks at the first bytes and the
+header fields that fix the file's size, and raises one line that names the file and the
+problem:
+
+- the content does not match the extension (a text file named ``.fif``, an EDF renamed
+  ``.vhdr``): the message says what the file looks like instead;
+- EDF/BDF: a header whose channel count disagrees with its own header length (a header
+  that lies), unreadable numeric fields, and a data part shorter than the header's number
+  of records needs (truncated);
+- BrainVision: the data or marker file named in the header is missing.
+
+Nothing here reads samples; each check costs at most a few kB of reading.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..errors import InputError
+from ._common import full_suffix
+
+#: First bytes of formats we can recognise, for "it looks like ..." in messages.
+_MAGIC = (
+    (b"0       ", "an EDF file"),
+    (b"\xffBIOSEMI", "a BDF file"),
+    (b"\x00\x00\x00\x64\x00\x00\x00\x1f", "a FIF file"),
+    (b"\x1f\x8b", "a gzip-compressed file"),
+    (b"\x89HDF\r\n\x1a\n", "an HDF5 file"),
+    (b"\x93NUMPY", "a NumPy .npy file"),
+    (b"PK\x03\x04", "a zip archive"),
+)
+_FIF_MAGIC = b"\x00\x00\x00\x64"  # tag kind 100 (FIFF_FILE_ID), big-endian
+_BV_HEADER = re.compile(rb"^\s*(\xef\xbb\xbf)?brain ?vision", re.I)
+
+
+def describe(head: bytes) -> str:
+    """What a file looks like from its first bytes ("an EDF file", "text 'abc'", ...)."""
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            return what
+    if len(head) >= 348 and head[344:348] in (b"n+1\x00", b"ni1\x00"):
+        return "a NIfTI image"
+    if not head:
+        return "nothing (0 bytes)"
+    try:
+        text = head[:4096].decode("utf-8")
+    except UnicodeDecodeError:
+        return "binary data"
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    if first and all(c.isprintable() for c in first):
+        return f"text {first[:40]!r}"
+    return "binary data"
+
+
+def _head(path: Path, n: int = 4096) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(n)
+    except OSError as e:
+        raise InputError(f"{path}: cannot read ({e.strerror or e})") from None
+
+
+def check_recording(path: Path) -> None:
+    """Raise one-line :class:`InputError` if ``path`` is not what its extension says.
+
+    Only files of the formats listed in the module docstring are checked; others pass.
+    """
+    if not path.is_file():
+        return
+    suffix = full_suffix(path)
+    if suffix in (".edf", ".bdf"):
+        check_edf(path)
+    elif suffix == ".fif":
+        head = _head(path, 16)
+        if not head.startswith(_FIF_MAGIC):
+            raise InputError(f"{path}: not a FIF file (it holds {describe(_head(path))})")
+    elif suffix == ".fif.gz":
+        head = _head(path, 2)
+        if not head.startswith(b"\x1f\x8b"):
+            raise InputError(f"{path}: not a gzip-compressed FIF file "
+                             f"(it holds {describe(_head(path))})")
+    elif suffix in (".vhdr", ".ahdr"):
+        check_brainvision(path)
+
+
+# ---------------------------------------------------------------------------- EDF / BDF
+
+
+def _field(raw: bytes, path: Path, what: str) -> str:
+    try:
+        return raw.decode("ascii").strip()
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: EDF header field '{what}' is not ASCII text") from None
+
+
+def _int_field(raw: bytes, path: Path, what: str) -> int:
+    text = _field(raw, path, what)
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            value = float(text)
+        except ValueError:
+            raise InputError(f"{path}: EDF header field '{what}' is {text!r}, "
+                             "not a number") from None
+        if value != int(value):
+            raise InputError(f"{path}: EDF header field '{what}' is {text!r}, "
+                             "not a whole number") from None
+        return int(value)
+
+
+def check_edf(path: Path) -> None:
+    """Check an EDF/BDF header against itself and the file size (no samples are read)."""
+    size = path.stat().st_size
+    head = _head(path, 256)
+    bdf = path.suffix.lower() == ".bdf"
+    magic = b"\xffBIOSEMI" if bdf else b"0       "
+    kind = "BDF" if bdf else "EDF"
+    if not head.startswith(magic):
+        raise InputError(f"{path}: not an {kind} file (it holds {describe(_head(path))})")
+    if len(head) < 256:
+        raise InputError(f"{path}: truncated {kind} header ({size} bytes; the fixed part "
+                         "alone is 256)")
+    header_bytes = _int_field(head[184:192], path, "number of bytes in header")
+    n_records = _int_field(head[236:244], path, "number of data records")
+    n_signals = _int_field(head[252:256], path, "number of signals")
+    if n_signals < 1:
+        raise InputError(f"{path}: {kind} header says {n_signals} signals")
+    if header_bytes != 256 * (n_signals + 1):
+        fits = header_bytes // 256 - 1
+        raise InputError(
+            f"{path}: {kind} header is inconsistent: it says {n_signals} signals but its "
+            f"header length ({header_bytes} bytes) holds {fits}; the header lies about its "
+            "channel count or is corrupt"
+        )
+    if size < header_bytes:
+        raise InputError(f"{path}: truncated {kind} header ({size} of {header_bytes} bytes)")
+    with open(path, "rb") as fh:
+        fh.seek(256 + n_signals * 216)  # label 16, transducer 80, unit 8, 4 x 8 ranges, filter 80
+        spr_raw = fh.read(8 * n_signals)
+    samples = [_int_field(spr_raw[8 * i: 8 * i + 8], path, f"samples per record (signal {i + 1})")
+               for i in range(n_signals)]
+    if any(s < 1 for s in samples):
+        raise InputError(f"{path}: {kind} header gives a signal with {min(samples)} samples "
+                         "per record")
+    record_bytes = sum(samples) * (3 if bdf else 2)
+    if n_records == -1:  # allowed by the format: count unknown, taken from the file size
+        return
+    if n_records < 1:
+        raise InputError(f"{path}: {kind} header says {n_records} data records")
+    want = header_bytes + n_records * record_bytes
+    if size < want:
+        have = (size - header_bytes) // record_bytes
+        raise InputError(
+            f"{path}: truncated {kind} file: the header says {n_records} data records "
+            f"({want} bytes) but the file has {size} bytes ({have} complete records)"
+        )
+
+
+# ---------------------------------------------------------------------------- BrainVision
+
+
+def check_brainvision(path: Path) -> None:
+    """A BrainVision header must be text, and the files it names must exist."""
+    head = _head(path)
+    if not _BV_HEADER.match(head):
+        raise InputError(f"{path}: not a BrainVision header (it holds {describe(head)})")
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as e:
+        raise InputError(f"{path}: cannot read ({e.strerror or e})") from None
+    section = ""
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            section = line.lower()
+            continue
+        if section != "[common infos]" or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        key = key.strip()
+        if key not in ("DataFile", "MarkerFile") or not value.strip():
+            continue
+        target = path.parent / value.strip()
+        if not target.is_file():
+            what = "data" if key == "DataFile" else "marker"
+            raise InputError(f"{path}: its {what} file {value.strip()!r} ({key}= in the "
+                             "header) is missing")
+        if key == "DataFile" and target.stat().st_size == 0:
+            raise InputError(f"{path}: its data file {value.strip()!r} is empty (0 bytes)")

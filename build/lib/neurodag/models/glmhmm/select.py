@@ -1,0 +1,91 @@
+"""Choose the number of GLM-HMM states by cross-validated held-out log-likelihood."""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from ...errors import InputError
+from .estimator import GLMHMM
+
+
+def select_n_states(X, n_states_grid=(1, 2, 3, 4), n_folds: int = 3, *, random_state=0,
+                    **params):
+    """k-fold cross-validation of the number of states.
+
+    With at least ``n_folds`` sequences the folds are made of whole sequences (assigned
+    round-robin after a shuffle by ``random_state``); otherwise every sequence is cut into
+    ``n_folds`` contiguous time blocks and fold k holds out block k of every sequence (the
+    history features at a block's start still come from the bins before it).
+
+    Parameters
+    ----------
+    X : array (T, N), DataArray/Dataset (time, channel), or a list of those
+    n_states_grid : sequence of int
+    n_folds : int
+        At least 2.
+    random_state : int
+        Seeds the fold assignment and every fit.
+    **params
+        Other :class:`~neurodag.models.glmhmm.GLMHMM` parameters (prior, emission, ...).
+
+    Returns
+    -------
+    best : int
+        The number of states with the highest mean held-out log-likelihood.
+    scores : xarray.DataArray
+        Held-out log-likelihood per bin and neuron, dims ``(n_states, fold)``.
+    """
+    grid = [int(k) for k in n_states_grid]
+    if not grid or min(grid) < 1:
+        raise InputError(f"n_states_grid={n_states_grid!r}: expected integers >= 1")
+    if isinstance(n_folds, bool) or not isinstance(n_folds, (int, np.integer)) or n_folds < 2:
+        raise InputError(f"n_folds={n_folds!r}: expected an integer >= 2")
+    if "n_states" in params:
+        raise InputError("n_states: give the candidates as n_states_grid")
+    probe = GLMHMM(n_states=grid[0], random_state=random_state, **params)
+    probe._check_params()
+    data, _ = probe._prepare(X)
+    n_seq = len(data.lengths)
+    if n_seq >= n_folds:
+        order = np.random.default_rng(random_state).permutation(n_seq)
+        folds = [sorted(order[k::n_folds].tolist()) for k in range(n_folds)]
+        pool = data
+        how = "sequences"
+    else:
+        if data.lengths.min() < n_folds * (probe.n_lags + 1):
+            raise InputError(
+                f"X: a sequence of {data.lengths.min()} bins is too short for {n_folds} "
+                f"time blocks of at least n_lags + 1 = {probe.n_lags + 1} bins")
+        pool, folds = data.blocks(n_folds)
+        how = "time blocks"
+    scores = np.empty((len(grid), n_folds))
+    for k, test in enumerate(folds):
+        train = [i for i in range(len(pool.lengths)) if i not in set(test)]
+        d_train, d_test = pool.select(train), pool.select(test)
+        for i, s in enumerate(grid):
+            model = GLMHMM(n_states=s, random_state=random_state, **params)
+            model._fit_prepared(d_train)
+            scores[i, k] = model._score_prepared(d_test)
+    da = xr.DataArray(scores, dims=("n_states", "fold"),
+                      coords={"n_states": grid, "fold": np.arange(n_folds)},
+                      name="heldout_loglik",
+                      attrs={"units": "log-likelihood per bin and neuron", "folds_over": how})
+    best = grid[int(np.argmax(scores.mean(1)))]
+    return best, da
+
+
+def one_standard_error(scores: xr.DataArray) -> int:
+    """Fewest states within one standard error of the best mean held-out score.
+
+    Held-out likelihood keeps creeping up as extra states split real ones; this rule picks
+    the simplest model the folds cannot tell from the best. The standard error is that of
+    the paired per-fold differences to the best model, since every model is scored on the
+    same folds (fold-to-fold offsets, shared by all models, do not count as noise).
+    """
+    values = scores.transpose("n_states", "fold").values
+    top = int(values.mean(1).argmax())
+    diff = values - values[top]
+    se = diff.std(1, ddof=1) / np.sqrt(values.shape[1])
+    ok = diff.mean(1) >= -np.nan_to_num(se)
+    return int(scores["n_states"].values[np.flatnonzero(ok)[0]])

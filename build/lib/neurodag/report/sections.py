@@ -1,0 +1,251 @@
+"""Report sections for a dataset's dataset-level products (homogenized stacks, connectomes).
+
+Each builder reads its product (a path, or ``{session: path}`` for per-session products),
+writes figures into the page's figure folder and returns a dict the dataset template renders
+generically: ``title``, ``anchor``, ``text``, ``facts`` (label, value) pairs, ``table``
+(``columns``, ``rows``) and ``figures`` (``src``, ``caption``, ``json``). Metrics are read
+through the record of the step that wrote them. The page module calls :func:`build` for
+every product it is given; a product without a builder gets a plain section listing it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from urllib.parse import quote
+
+import numpy as np
+import xarray as xr
+
+from .. import layout
+from ..errors import InputError
+from ..store import read_dataset, read_signal
+
+
+def _figures(made: Mapping[str, tuple[Path, Path, str]], link: str) -> list[dict]:
+    return [{"src": f"{link}/{quote(png.name)}", "json": f"{link}/{quote(js.name)}",
+             "caption": caption} for png, js, caption in made.values()]
+
+
+def homogenized(path: Path, fig_dir: Path, link: str, **_) -> dict:
+    """Calcium sessions on canonical neurons: coverage and a resampling check."""
+    from . import homogenize as figs
+
+    stacked = read_dataset(path).load()
+    if "neuron" not in stacked.dims:
+        return _stacked_channels(stacked, path, fig_dir, link)
+    # the homogenize step records which store each session of the stack came from
+    originals = {k: Path(p) for k, p in stacked.attrs.get("stores", {}).items()}
+    names = set(stacked["session"].values.tolist())
+    opened = {k: read_signal(p) for k, p in originals.items() if k in names and p.exists()}
+    made = figs.run(fig_dir, stacked=stacked, originals=opened)
+    labelled = stacked["labelled"].values.astype(bool)
+    recorded = stacked["mask"].values[:, labelled].any(axis=0)
+    dropped = stacked.attrs.get("dropped", [])
+    return {
+        "title": "Homogenized activity", "anchor": "homogenized",
+        "text": f"All sessions on the 300 canonical C. elegans neurons (plus extra slots for "
+                f"unlabelled ROIs) at one time step: {path.name}.",
+        "facts": [
+            ("sessions", int(stacked.sizes["session"])),
+            ("datasets", ", ".join(sorted(set(stacked["dataset"].values.tolist())))),
+            ("time step", f"{float(stacked.attrs['dt']):g} s"),
+            ("canonical neurons recorded", f"{int(recorded.sum())} of {int(labelled.sum())}"),
+            ("recordings dropped", len(dropped) if isinstance(dropped, list) else dropped),
+        ],
+        "table": None, "figures": _figures(made, link),
+    }
+
+
+def _stacked_channels(stacked: xr.Dataset, path: Path, fig_dir: Path, link: str) -> dict:
+    from . import homogenize as figs
+
+    dim = "region" if "region" in stacked.dims else "channel"
+    made = {"coverage": figs.plot_channel_coverage(stacked, fig_dir / "channel_coverage.png")}
+    return {
+        "title": "Homogenized sessions", "anchor": "homogenized",
+        "text": f"Sessions on common {dim}s and one rate: {path.name}.",
+        "facts": [("sessions", int(stacked.sizes["session"])),
+                  (f"{dim}s", int(stacked.sizes[dim])),
+                  ("rate", f"{float(stacked.attrs.get('sfreq', np.nan)):g} Hz")],
+        "table": None, "figures": _figures(made, link),
+    }
+
+
+def connectome(path: Path, fig_dir: Path, link: str, **_) -> dict:
+    """Merged connectome annotations: totals per annotation, agreement and consensus."""
+    from . import homogenize as figs
+
+    merged = read_dataset(path).load()
+    made = figs.run(fig_dir, merged=merged)
+    synapses = [str(s) for s in merged["synapse"].values]
+    rows = []
+    for a in merged["annotation"].values:
+        m = merged.sel(annotation=a)
+        row = [str(a), str(m["units"].values)]
+        for syn in synapses:
+            covered = bool(m["covered"].sel(synapse=syn).any())
+            row += [f"{float(m['total'].sel(synapse=syn)):g}" if covered else "",
+                    int(m["edge"].sel(synapse=syn).sum()) if covered else ""]
+        rows.append(row)
+    columns = ["annotation", "units"] + [f"{s} {k}" for s in synapses for k in ("total", "edges")]
+    return {
+        "title": "Consensus connectome", "anchor": "connectome",
+        "text": (f"{int(merged.sizes['annotation'])} annotations merged on the 300 canonical "
+                 f"neurons as [pre, post] (gap junctions symmetrised by "
+                 f"{merged.attrs.get('symmetrization', 'max')}); totals are restricted to "
+                 "canonical neurons and equal each source's own."),
+        "facts": [("annotations", int(merged.sizes["annotation"])),
+                  ("synapse types", ", ".join(synapses))],
+        "table": {"columns": columns, "rows": rows}, "figures": _figures(made, link),
+    }
+
+
+def glmhmm(paths: dict[str, Path], fig_dir: Path, link: str, **_) -> dict:
+    """GLM-HMM fits of every session (``{session: models/glmhmm/{session}/}``)."""
+    from ..records import GLMHMMMetrics as Metrics
+    from . import glmhmm as figs
+
+    made, rows = {}, []
+    for session, folder in paths.items():
+        m = Metrics.read(folder / layout.METRICS)
+        for key, fig in figs.plot_session(folder, m, fig_dir, session).items():
+            made[f"{session}/{key}"] = fig
+        k = str(m.selected_n_states)
+        rows.append([m.session, m.n_neurons, m.n_sequences, m.n_bins, m.selected_n_states,
+                     f"{m.heldout_loglik_mean[k]:.4f}"])
+    return {
+        "title": "GLM-HMM", "anchor": "glmhmm",
+        "text": "Hidden-state GLMs of each session: the number of states chosen by "
+                "cross-validated held-out log-likelihood, the decoded states and the coupling "
+                "weights of each state.",
+        "facts": [("sessions", len(rows))],
+        "table": {"columns": ["session", "neurons", "sequences", "bins", "states",
+                              "held-out log-likelihood"], "rows": rows},
+        "figures": _figures(made, link),
+    }
+
+
+def trsa(path: Path, fig_dir: Path, link: str, **_) -> dict:
+    """Topological RSA of the dataset (``models/trsa/``: ``trsa.nc``, ``metrics.json``)."""
+    from ..records import TRSAMetrics as Metrics
+    from ..store import read_netcdf
+    from .rsa import plot_report
+
+    results = read_netcdf(path / layout.TRSA_RESULTS)
+    m = Metrics.read(path / layout.METRICS)
+    pngs = plot_report(results, fig_dir)
+    facts = [("sessions", m.n_sessions), ("regions", f"{m.n_regions} ({', '.join(m.regions)})"),
+             ("conditions", len(m.conditions)), ("metric", m.metric)]
+    if m.chance is not None:
+        facts += [("chance", f"{m.chance:.3f}"),
+                  ("accuracy, raw RDM", f"{m.accuracy_rdm:.3f}"),
+                  (f"accuracy, GT l={m.lower:g}, u={m.upper:g}", f"{m.accuracy_gt:.3f}"),
+                  ("accuracy, geodesic", f"{m.accuracy_geodesic:.3f}"),
+                  ("best (l, u)", f"({m.best_lu[0]:g}, {m.best_lu[1]:g}): "
+                                  f"{m.best_accuracy:.3f}")]
+    elif m.note:
+        facts.append(("identification", m.note))
+    stab = [v for v in m.geometric_stability.values() if v is not None]
+    if stab:
+        facts.append(("geometric stability (Shesha, mean over sessions)",
+                      f"{np.mean(stab):.3f}"))
+    captions = {"trsa_rdms.png": "RDMs per session and region: raw, geo-topological "
+                                 "transform and geodesic variant.",
+                "trsa_lu_accuracy.png": "Region identification across sessions "
+                                        "(leave one session out) over the (l, u) grid."}
+    return {
+        "title": "Topological RSA", "anchor": "trsa",
+        "text": "Representational dissimilarity matrices of condition patterns, their "
+                "geo-topological transforms, and whether a region's geometry identifies it "
+                "across sessions.",
+        "facts": facts, "table": None,
+        "figures": [{"src": f"{link}/{quote(p.name)}", "json": None,
+                     "caption": captions.get(p.name, p.stem)} for p in pngs],
+    }
+
+
+def ntf(path: Path, fig_dir: Path, link: str, **_) -> dict:
+    """Dynamic connectome (``models/ntf/``: ``rank{r}.nc`` and ``metrics.json``)."""
+    from ..records import NTFMetrics as Metrics
+    from ..store import read_netcdf
+    from .ntf import plot_report
+
+    metrics = Metrics.read(path / layout.METRICS)
+    ranks = metrics.curve["ranks"] if metrics.curve else [metrics.rank]
+    results = {int(r): read_netcdf(path / layout.NTF_FIT.format(rank=r)) for r in ranks}
+    pngs = plot_report(results, metrics, fig_dir)
+    chosen = results[int(metrics.rank)]
+    rows = []
+    for r in range(chosen.sizes["factor"]):
+        labels = chosen["community"].isel(factor=r).values if "community" in chosen else []
+        rows.append([r, len(set(labels.tolist())) if len(labels) else "",
+                     ", ".join(f"{float(v):.2f}"
+                               for v in chosen["animal_loading"].isel(factor=r).values)])
+    return {
+        "title": "Dynamic functional connectome", "anchor": "ntf",
+        "text": "Co-fluctuation affinities of neuron pairs in sliding windows, factorised into "
+                "affinity patterns with temporal and animal loadings (non-negative CP), and "
+                "communities of each pattern (Leiden).",
+        "facts": [("selected rank", metrics.rank), ("ranks fitted", len(results))],
+        "table": {"columns": ["factor", "communities", "animal loadings"], "rows": rows},
+        "figures": [{"src": f"{link}/{quote(p.name)}", "json": None, "caption": p.stem
+                     .replace("ntf_", "").replace("_", " ")} for p in pngs],
+    }
+
+
+def denoised(paths: dict[str, Path], fig_dir: Path, link: str, sessions=None, **_) -> dict:
+    """EMG-denoised sessions (``{session: denoised.zarr}``, beside the sessions' raw stores)."""
+    from . import denoised as figs
+
+    raw = {k: Path(p) for k, p in (sessions or {}).items()}
+    made = {}
+    for session, path in paths.items():
+        if session not in raw:
+            raise InputError(f"{path}: no raw store of session {session!r} to compare with")
+        made[session] = figs.plot_session(raw[session], path, fig_dir / f"{session}_denoised.png",
+                                          session)
+    den = read_signal(next(iter(paths.values()))) if paths else None
+    return {
+        "title": "EMG denoising", "anchor": "denoised",
+        "text": "EEG with muscle artifacts removed by the compact AT-AT-style denoiser "
+                "(only EEG channels change).",
+        "facts": [("sessions", len(paths)),
+                  ("checkpoint", "" if den is None else den.attrs.get("denoiser", ""))],
+        "table": None, "figures": _figures(made, link),
+    }
+
+
+def other(path, fig_dir: Path, link: str, kind: str = "", **_) -> dict:
+    """A product without a builder of its own: the files it is made of."""
+    paths = path if isinstance(path, dict) else {"": path}
+    return {"title": kind, "anchor": kind, "text": f"The {kind} product (no figures yet).",
+            "facts": [(k or kind, str(p)) for k, p in paths.items()], "table": None,
+            "figures": []}
+
+
+BUILDERS: dict[str, Callable[..., dict]] = {
+    "homogenized": homogenized,
+    "connectome": connectome,
+    "glmhmm": glmhmm,
+    "trsa": trsa,
+    "ntf": ntf,
+    "denoised": denoised,
+}
+
+
+def build(kind: str, product, fig_dir: Path, link: str, *, sessions=None) -> dict:
+    """The section of product ``kind`` (a key of :data:`BUILDERS`; others get a plain
+    section): ``product`` is its path, or ``{session: path}``; ``sessions`` maps session ids
+    to their raw stores."""
+    per_session = isinstance(product, Mapping)
+    paths = ({str(k): Path(p) for k, p in product.items()} if per_session else Path(product))
+    for p in (paths.values() if per_session else [paths]):
+        if not p.exists():
+            raise InputError(f"{p}: no such {kind} product")
+    builder = BUILDERS.get(kind, other)
+    try:
+        return builder(paths, fig_dir, link, sessions=sessions, kind=kind)
+    except KeyError as e:   # a store written by another version, or edited
+        raise InputError(f"{paths}: the {kind} product lacks {e.args[0]!r}; rerun its step") \
+            from None

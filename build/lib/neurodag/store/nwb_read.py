@@ -1,0 +1,472 @@
+"""NWB -> contract Dataset (our files and others), and nwbinspector checks.
+
+Our files carry JSON under key ``"neurodag"`` in ``NWBFile.notes``: ``attrs`` (every
+Dataset attr), ``signal`` (path of the series), ``optional_coords`` (which of region, x,
+y, z the Dataset had), ``n_events`` (when it had events) and ``confounds`` (path of the
+confound series, if any). These are read back exactly.
+
+Other NWB files: the largest ``ElectricalSeries`` or ``RoiResponseSeries`` is read (the
+first in name order when sizes tie). Channel names come from a ``channel_name``/
+``roi_name`` column, else ``label``, else the table ids; regions from ``region``, else
+``location``, else the imaging plane's location; electrode ``x``/``y``/``z`` are taken
+as micrometres (NWB schema 2.x) and given in metres. Without a ``channel_type`` column
+the type is guessed (recorded in attr ``channel_type_source``): ROIs are ``neuron``;
+electrodes are ``seeg``, ``ecog`` or ``eeg`` from words in the group, device and series
+names and descriptions, and ``seeg`` (a depth probe) when nothing says. Samples are
+scaled by ``conversion``, ``channel_conversion`` and ``offset``; integer samples become
+float64. The modality is :func:`neurodag.schema.infer_modality` of the types.
+
+The samples are wrapped lazily in dask over the open HDF5 dataset: the file stays open
+until ``ds.close()`` (or garbage collection) and is read in time blocks on demand.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from .. import __version__
+from ..errors import InputError, one_line
+from ..schema import CHANNEL_TYPES, build, infer_modality, validate
+from .zarrstore import time_chunk
+
+#: Key of our JSON in ``NWBFile.notes``.
+META_KEY = "neurodag"
+#: NWB electrode coordinates are in micrometres; the contract's in metres.
+UM_PER_M = 1e6
+EPHYS_MODALITIES = ("eeg", "meg", "seeg", "ecog")
+#: Processing module for series and tables without a core NWB type (nwbinspector's list).
+MISC_MODULE = "misc"
+CONFOUND_COLUMNS = "confound_columns"
+
+_TYPE_WORDS = (("seeg", ("seeg", "stereo", "depth", "shaft", "probe", "shank", "neuropixel")),
+               ("ecog", ("ecog", "grid", "strip", "subdural", "cortical surface")),
+               ("eeg", ("eeg", "scalp")))
+
+
+def read_nwb(path, *, check_values: bool = False) -> xr.Dataset:
+    """Read an NWB file as a contract Dataset.
+
+    Parameters
+    ----------
+    path : path-like
+        An NWB file written by :func:`neurodag.store.write_nwb`, or a third-party one
+        with an ``ElectricalSeries`` or ``RoiResponseSeries``.
+    check_values : bool
+        Also scan every sample for NaN/Inf (reads the whole series once, in blocks).
+
+    Returns
+    -------
+    xarray.Dataset
+        A validated contract Dataset whose ``signal`` is dask-backed over the open file;
+        ``ds.close()`` closes the file.
+
+    Raises
+    ------
+    InputError
+        With one line naming ``path``: missing file, not HDF5, truncated or corrupted,
+        not NWB, no series to read, timestamps not strictly increasing.
+    """
+    path = Path(path)
+    where = str(path)
+    io, nwbfile = _open(path)
+    try:
+        meta = _layout(nwbfile)
+        ds = _read_ours(nwbfile, meta, where) if meta else _read_foreign(nwbfile, path)
+        validate(ds, where=where, check_values=check_values)
+    except InputError:
+        io.close()
+        raise
+    except OSError as e:  # h5py read errors on a damaged file
+        io.close()
+        raise InputError(f"{where}: cannot read the NWB content ({one_line(e)})") from None
+    except BaseException:
+        io.close()
+        raise
+    ds.set_close(io.close)
+    return ds
+
+
+def _open(path: Path):
+    import h5py
+    from pynwb import NWBHDF5IO
+
+    where = str(path)
+    if not path.is_file():
+        raise InputError(f"{where}: no such NWB file")
+    try:
+        is_hdf5 = h5py.is_hdf5(path)
+    except OSError as e:
+        raise InputError(f"{where}: cannot read ({one_line(e)})") from None
+    if not is_hdf5:
+        raise InputError(f"{where}: not an NWB file (not HDF5)")
+    try:
+        fh = h5py.File(path, "r")
+    except OSError as e:
+        raise InputError(f"{where}: truncated or corrupted HDF5 file ({one_line(e)})") from None
+    if "nwb_version" not in fh.attrs:
+        fh.close()
+        raise InputError(f"{where}: not an NWB file (HDF5 without an nwb_version attribute)")
+    fh.close()
+    io = None
+    try:
+        io = NWBHDF5IO(str(path), "r")
+        return io, io.read()
+    except Exception as e:  # pynwb/hdmf raise many types for files they cannot map
+        if io is not None:
+            io.close()
+        raise InputError(f"{where}: not a readable NWB file ({one_line(e)})") from None
+
+
+def _layout(nwbfile) -> dict | None:
+    notes = nwbfile.notes
+    if not notes:
+        return None
+    try:
+        meta = json.loads(notes)
+    except (TypeError, ValueError):
+        return None
+    meta = meta.get(META_KEY) if isinstance(meta, dict) else None
+    return meta if isinstance(meta, dict) and "signal" in meta and "attrs" in meta else None
+
+
+def _resolve(nwbfile, route: str, where: str):
+    head, *rest = route.split("/")
+    try:
+        obj = getattr(nwbfile, head)
+        for part in rest:
+            obj = obj[part]
+    except (AttributeError, KeyError):
+        raise InputError(f"{where}: NWB object {route!r} named in the notes is missing") from None
+    return obj
+
+
+# ---------------------------------------------------------------------------- inspection
+
+
+def inspect_nwb(path, *, ignore: Sequence[str] = ()) -> list[str]:
+    """Run nwbinspector on an NWB file and return its serious messages.
+
+    Parameters
+    ----------
+    path : path-like
+        An NWB file.
+    ignore : sequence of str
+        Names of nwbinspector checks to skip (e.g. ``"check_data_orientation"`` for
+        fMRI with more parcels than volumes, which NWB stores correctly but the check's
+        heuristic calls CRITICAL).
+
+    Returns
+    -------
+    list of str
+        One line per message of importance CRITICAL or BEST_PRACTICE_VIOLATION (and any
+        ERROR or PYNWB_VALIDATION, which rank above them): ``"IMPORTANCE: location
+        (type 'name'): message"``; for a check that crashed (ERROR), nwbinspector's
+        one-line summary without the traceback. Empty when the file passes.
+
+    Raises
+    ------
+    InputError
+        If the file does not exist.
+    """
+    from nwbinspector import Importance, inspect_nwbfile
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such NWB file")
+    with warnings.catch_warnings():
+        # Its interval checks take nanmax over stop_time, which is NaN for instantaneous
+        # events (see nwb.py), and warn about the all-NaN slice.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        messages = list(inspect_nwbfile(nwbfile_path=path, ignore=list(ignore) or None,
+                                        importance_threshold=Importance.BEST_PRACTICE_VIOLATION))
+    lines = []
+    for m in messages:
+        text = str(m.message).strip()
+        if m.importance == Importance.ERROR:  # a crashed check: its summary, no traceback
+            text = str(m.check_function_name)
+        text = " ".join(text.split())
+        lines.append(f"{m.importance.name}: {m.location or '/'} "
+                     f"({m.object_type} '{m.object_name}'): {text}")
+    return lines
+
+
+# ---------------------------------------------------------------------------- pieces
+
+
+def _strings(values) -> list[str]:
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
+
+
+def _column(table, name: str, rows) -> np.ndarray | None:
+    if name not in table.colnames:
+        return None
+    return np.asarray(table[name].data[:])[rows]
+
+
+def _series_table(series):
+    """The table whose rows are the series' columns, and which rows, in column order."""
+    region = getattr(series, "electrodes", None) or getattr(series, "rois", None)
+    if region is None:
+        return None, None
+    return region.table, np.asarray(region.data[:], dtype=np.int64)
+
+
+def _time(series, where: str) -> tuple[np.ndarray, float]:
+    n = int(series.data.shape[0])
+    if series.rate is not None:
+        rate = float(series.rate)
+        if not np.isfinite(rate) or rate <= 0:
+            raise InputError(f"{where}: series {series.name!r} has sampling rate {rate} Hz")
+        t0 = float(series.starting_time or 0.0)
+        return t0 + np.arange(n, dtype=np.float64) / rate, rate
+    ts = series.timestamps
+    ts = ts.timestamps if hasattr(ts, "timestamps") else ts  # linked from another series
+    time = np.asarray(ts[:], dtype=np.float64)
+    if time.shape != (n,):
+        raise InputError(f"{where}: series {series.name!r} has {time.size} timestamps "
+                         f"for {n} samples")
+    step = np.diff(time)
+    if not np.isfinite(time).all() or (step <= 0).any():
+        i = int(np.argmax(~(step > 0))) + 1 if step.size else 0
+        raise InputError(f"{where}: timestamps of series {series.name!r} are not strictly "
+                         f"increasing (sample {i})")
+    if n < 2:
+        raise InputError(f"{where}: series {series.name!r} has one timestamp and no rate")
+    return time, 1.0 / float(np.median(step))
+
+
+def _lazy(dataset, where: str):
+    import dask.array as da
+
+    if dataset.ndim not in (1, 2):
+        raise InputError(f"{where}: series data has {dataset.ndim} dims, expected (time, channel)")
+    width = 1 if dataset.ndim == 1 else int(dataset.shape[1])
+    rows = time_chunk(width, dataset.dtype.itemsize, int(dataset.shape[0]))
+    chunks = (rows,) if dataset.ndim == 1 else (rows, width)
+    arr = da.from_array(dataset, chunks=chunks, lock=True)
+    return arr[:, None] if dataset.ndim == 1 else arr
+
+
+def _scaled(series, data):
+    conv = float(getattr(series, "conversion", 1.0) or 1.0)
+    offset = float(getattr(series, "offset", 0.0) or 0.0)
+    chan = getattr(series, "channel_conversion", None)
+    chan = None if chan is None else np.asarray(chan[:], dtype=np.float64)
+    if data.dtype.kind != "f":
+        data = data.astype(np.float64)
+    if conv != 1.0:
+        data = data * conv
+    if chan is not None and not np.all(chan == 1.0):
+        data = data * chan[None, :].astype(data.dtype)
+    if offset != 0.0:
+        data = data + offset
+    return data
+
+
+def _positions(table, rows, *, scale: float) -> np.ndarray | None:
+    cols = [_column(table, c, rows) for c in ("x", "y", "z")]
+    if all(c is None for c in cols):
+        return None
+    n = rows.size
+    return np.stack([np.full(n, np.nan) if c is None else c.astype(np.float64) / scale
+                     for c in cols], axis=1)
+
+
+def _events(nwbfile) -> dict | None:
+    intervals = nwbfile.intervals or {}
+    if "events" not in intervals:
+        return None
+    table = intervals["events"]
+    onset = np.asarray(table["start_time"].data[:], dtype=np.float64)
+    if "duration" in table.colnames:
+        duration = np.asarray(table["duration"].data[:], dtype=np.float64)
+    else:
+        duration = np.asarray(table["stop_time"].data[:], dtype=np.float64) - onset
+        duration = np.where(np.isnan(duration), 0.0, duration)  # no stop: instantaneous
+    labels = (_strings(table["label"].data[:]) if "label" in table.colnames
+              else ["events"] * onset.size)
+    return {"onset": onset, "duration": duration, "label": labels}
+
+
+def _dataset(data, time, *, names, types, units, region, pos, modality, attrs,
+             events=None) -> xr.Dataset:
+    ds = build(
+        data, sfreq=attrs["sfreq"], channels=names, channel_types=types, units=units,
+        modality=modality, region=region, positions=pos, events=events,
+        subject=attrs["subject"], session=attrs["session"], t0=float(time[0]),
+    )
+    if not np.array_equal(ds["time"].values, time):
+        ds = ds.assign_coords(time=("time", time, {"units": "s"}))
+    ds.attrs = dict(attrs)
+    return ds
+
+
+# ---------------------------------------------------------------------------- our files
+
+
+def _read_ours(nwbfile, meta: dict, where: str) -> xr.Dataset:
+    from pynwb.ecephys import ElectricalSeries
+
+    series = _resolve(nwbfile, meta["signal"], where)
+    attrs = dict(meta["attrs"])
+    time, _ = _time(series, where)
+    table, rows = _series_table(series)
+    if table is None:  # fmri/spikes: the channels table beside the series
+        table = series.get_ancestor("ProcessingModule")["channels"]
+        rows = np.arange(len(table.id), dtype=np.int64)
+    names = _column(table, "channel_name", rows)
+    names = _column(table, "roi_name", rows) if names is None else names
+    coords = set(meta.get("optional_coords", []))
+    is_ephys = isinstance(series, ElectricalSeries)
+    events = _events(nwbfile)
+    if events is None and meta.get("n_events") == 0:
+        events = {"onset": [], "duration": [], "label": []}
+    region = None
+    if "region" in coords:
+        region = _column(table, "location" if is_ephys else "region", rows)
+    pos = _positions(table, rows, scale=UM_PER_M if is_ephys else 1.0) if "x" in coords else None
+    ds = _dataset(
+        _lazy(series.data, where), time, names=_strings(names),
+        types=_strings(_column(table, "channel_type", rows)),
+        units=_strings(_column(table, "unit", rows)),
+        region=None if region is None else _strings(region),
+        pos=pos, modality=attrs["modality"], attrs=attrs, events=events,
+    )
+    ds = ds.drop_vars([c for c in ("x", "y", "z") if c in ds.coords and c not in coords])
+    if meta.get("confounds"):
+        conf = _resolve(nwbfile, meta["confounds"], where)
+        cols = conf.get_ancestor("ProcessingModule")[CONFOUND_COLUMNS]
+        names = np.asarray(_strings(cols["confound"].data[:]), dtype=object)
+        ds = ds.assign(confounds=xr.DataArray(
+            _lazy(conf.data, where), dims=("time", "confound"), coords={"confound": names},
+        ))
+    if meta.get("neuropil"):
+        neuropil = _resolve(nwbfile, meta["neuropil"], where)
+        ds = ds.assign(neuropil=xr.DataArray(
+            _lazy(neuropil.data, where), dims=("time", "channel"),
+            attrs={"units": str(neuropil.unit)},
+        ))
+    return ds
+
+
+# ---------------------------------------------------------------------------- other files
+
+
+def _candidates(nwbfile) -> list:
+    from pynwb.ecephys import ElectricalSeries
+    from pynwb.ophys import RoiResponseSeries
+
+    found = [o for o in nwbfile.objects.values()
+             if isinstance(o, (ElectricalSeries, RoiResponseSeries)) and o.data is not None]
+    return sorted(found, key=lambda o: (-int(np.prod(o.data.shape)), o.name))
+
+
+def _guess_ephys_type(series, table, rows) -> tuple[str, str]:
+    text = [series.name, series.description or ""]
+    groups = _column(table, "group", rows)
+    for g in ([] if groups is None else {id(g): g for g in groups}.values()):
+        text += [g.name, g.description or ""]
+        if g.device is not None:
+            text += [g.device.name, g.device.description or ""]
+    text = " ".join(text).lower()
+    for kind, words in _TYPE_WORDS:
+        if any(w in text for w in words):
+            return kind, f"guessed {kind} from the words of series/group/device"
+    return "seeg", "guessed seeg (no channel type information in the file)"
+
+
+def _read_foreign(nwbfile, path: Path) -> xr.Dataset:
+    from pynwb.ecephys import ElectricalSeries
+    from pynwb.ophys import DfOverF
+
+    from ..provenance import sha256_file
+
+    where = str(path)
+    found = _candidates(nwbfile)
+    if not found:
+        raise InputError(f"{where}: no ElectricalSeries or RoiResponseSeries to read")
+    series = found[0]
+    time, sfreq = _time(series, where)
+    data = _scaled(series, _lazy(series.data, where))
+    table, rows = _series_table(series)
+    n = int(data.shape[1])
+    if rows is None or rows.size != n:
+        raise InputError(f"{where}: series {series.name!r} has {n} columns but "
+                         f"{0 if rows is None else rows.size} table rows")
+    is_ephys = isinstance(series, ElectricalSeries)
+    names = None
+    for col in ("channel_name", "roi_name", "label"):
+        values = _column(table, col, rows)
+        if values is not None:
+            values = _strings(values)
+            if all(values) and len(set(values)) == n:
+                names = values
+                break
+    if names is None:
+        names = [str(i) for i in np.asarray(table.id.data[:])[rows]]
+    types = _column(table, "channel_type", rows)
+    types = None if types is None else _strings(types)
+    source = "channel_type column"
+    if types is None or not set(types) <= set(CHANNEL_TYPES):
+        if is_ephys:
+            kind, source = _guess_ephys_type(series, table, rows)
+        else:
+            kind, source = "neuron", "ROIs of a RoiResponseSeries taken as neurons"
+        types = [kind] * n
+    units = _column(table, "unit", rows)
+    if units is not None:
+        units = _strings(units)
+    elif is_ephys:
+        units = ["V"] * n
+    elif isinstance(series.parent, DfOverF):
+        units = ["dF/F"] * n
+    else:
+        unit = str(series.unit or "")
+        units = [unit if unit not in ("", "n.a.", "n/a", "NA", "unknown") else "a.u."] * n
+    region = _column(table, "region", rows)
+    if region is None:
+        region = _column(table, "location", rows)
+    if region is None and getattr(table, "imaging_plane", None) is not None:
+        region = [table.imaging_plane.location or "unknown"] * n
+    pos = _positions(table, rows, scale=UM_PER_M) if is_ephys else None
+    attrs = _foreign_attrs(nwbfile, path, sha256_file(path))
+    attrs.update(sfreq=sfreq, modality=infer_modality(types, units),
+                 channel_type_source=source, nwb_series=series.name)
+    return _dataset(data, time, names=names, types=types, units=units,
+                    region=None if region is None else _strings(region), pos=pos,
+                    modality=attrs["modality"], attrs=attrs, events=_events(nwbfile))
+
+
+def _strip(value, prefix: str) -> str:
+    value = str(value)
+    return value[len(prefix):] if value.startswith(prefix) else value
+
+
+def _foreign_attrs(nwbfile, path: Path, sha256: str) -> dict:
+    subject = nwbfile.subject
+    created = nwbfile.file_create_date
+    created = created[0] if created is not None and len(created) else None
+    attrs = {
+        "subject": _strip(getattr(subject, "subject_id", None) or "unknown", "sub-"),
+        "session": _strip(nwbfile.session_id or "unknown", "ses-"),
+        "source": str(path),
+        "source_sha256": sha256,
+        "neurodag_version": __version__,
+        "config_digest": "",
+        "created": (created.isoformat() if isinstance(created, _dt.datetime)
+                    else _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")),
+        "session_start_time": nwbfile.session_start_time.isoformat(),
+        "nwb_identifier": nwbfile.identifier,
+    }
+    for key in ("species", "sex", "age"):
+        value = getattr(subject, key, None)
+        if value:
+            attrs[key] = str(value)
+    return attrs
