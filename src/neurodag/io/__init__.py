@@ -47,11 +47,12 @@ from .discover import (
     SIDECAR_ROLES,
     SURFACE_EXTENSIONS,
     classify,
+    is_mne_dir,
     is_suite2p_dir,
 )
 from .sidecars import read_events
 
-__all__ = ["read", "classify", "infer_modality", "OPTIONS"]
+__all__ = ["read", "classify", "infer_modality", "check_reader_options", "OPTIONS"]
 
 #: Reader options accepted from config/CLI, with what each means.
 OPTIONS = {
@@ -70,6 +71,8 @@ OPTIONS = {
     "include_non_cells": "true: keep suite2p ROIs that iscell.npy does not classify as cells "
                          "and CaImAn components outside estimates/idx_components "
                          "(default false: cells/accepted components only)",
+    "reader": "keyword arguments for the MNE reader of an EEG/MEG/iEEG file (e.g. {data_format: "
+              "int16} for mne.io.read_raw_cnt), checked against that reader's signature",
 }
 PARCELLATIONS = ("power", "dosenbach", "seitzman")
 _BOOL_OPTIONS = ("voxels", "include_non_cells")
@@ -92,7 +95,7 @@ def _kind(path: Path) -> str:
         return "caiman"
     if suffix in (".csv", ".tsv", ".npy"):
         return "table"
-    if suffix in MNE_EXTENSIONS:
+    if suffix in MNE_EXTENSIONS or is_mne_dir(path):
         return "mne"
     raise InputError(f"{path}: unknown recording type {suffix!r}")
 
@@ -104,7 +107,11 @@ def _check_options(options: dict) -> dict:
             raise ConfigError(f"reader option {key!r} is unknown; expected one of {list(OPTIONS)}")
         if value is None:
             continue
-        if key == "units":
+        if key == "reader":
+            if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+                raise ConfigError(f"reader option 'reader': expected a mapping of MNE reader "
+                                  f"keywords, got {value!r}")
+        elif key == "units":
             if not isinstance(value, str) or not value:
                 raise ConfigError(f"reader option 'units': expected a string, got {value!r}")
         elif key == "parcellation":
@@ -186,7 +193,8 @@ def read(paths, *, modality: str | None = None, subject: str | None = None,
         (for NWB/zarr stores: what the store holds).
     **options
         See :data:`OPTIONS`: ``sfreq``, ``tr``, ``units``, ``line_freq``, ``parcellation``,
-        ``radius``, ``voxels``, ``include_non_cells``. An unknown option is a ConfigError.
+        ``radius``, ``voxels``, ``include_non_cells``, ``reader`` (a dict of keywords for
+        the MNE reader). An unknown option is a ConfigError.
 
     Returns
     -------
@@ -212,6 +220,9 @@ def read(paths, *, modality: str | None = None, subject: str | None = None,
         ses = session if session is not None else ds.attrs.get("session")
         sub, ses = subject_session(rec, sub, ses)
     else:
+        if opts.get("reader") and kind != "mne":
+            raise ConfigError(f"{rec}: reader option 'reader' is for recordings MNE reads, "
+                              f"not {kind} files")
         if kind == "nifti" and not opts.get("voxels"):
             side["mask"] = None  # a mask lying next to the BOLD is used by option voxels only
         ds = _reader(kind)(rec, side, modality=modality, **opts)
@@ -227,6 +238,43 @@ def read(paths, *, modality: str | None = None, subject: str | None = None,
     if "line_freq" in opts:
         ds.attrs["line_freq"] = float(opts["line_freq"])
     return schema.validate(ds, where=str(rec), check_values=False)
+
+
+def check_reader_options(paths, options: dict, where: str) -> None:
+    """Check ``reader`` options against the MNE reader of each recording, before any job.
+
+    Parameters
+    ----------
+    paths : iterable of path-like
+        The recordings of a dataset's sessions; paths that do not exist yet (generated
+        by an earlier step) are checked at ingest instead.
+    options : dict
+        The ``reader`` mapping (keywords of ``mne.io.read_raw_*``).
+    where : str
+        The config key, for the message (``config: datasets.x.ingest.reader``).
+
+    Raises
+    ------
+    ConfigError
+        One line naming ``where``, the keyword and the closest one the reader takes.
+    """
+    from . import mne_readers
+
+    _check_options({"reader": options})
+    seen = set()
+    for path in map(Path, paths):
+        if not path.exists():
+            continue
+        try:
+            if _kind(path) != "mne":
+                raise InputError(f"{path}: not read by MNE; reader options are for EEG/MEG/"
+                                 "iEEG recordings")
+            choice = mne_readers.choose(path)
+        except InputError as e:
+            raise ConfigError(f"{where}: {e}") from None
+        if choice.name not in seen:
+            seen.add(choice.name)
+            mne_readers.check_options(choice, options, where)
 
 
 def infer_modality(path) -> str | None:
