@@ -30,8 +30,9 @@ os.environ.setdefault("NEURODAG_ROOT", workflow.basedir)
 # With --sdm conda each job's shell sources its env's activate script first, which puts the
 # env's bin ahead of this.
 _bin = os.path.dirname(sys.executable)
-if os.environ.get("PATH", "").split(os.pathsep)[0] != _bin:
-    os.environ["PATH"] = os.pathsep.join(p for p in (_bin, os.environ.get("PATH")) if p)
+_path = os.environ.get("PATH", "")
+if _path.split(os.pathsep)[0] != _bin:
+    os.environ.update(PATH=os.pathsep.join(p for p in (_bin, _path) if p))
 
 
 include: "workflow/rules/common.smk"

@@ -184,3 +184,14 @@ def write_curry8(path: Path, data_uv: np.ndarray, names: list[str], sfreq: float
 
 
 START = datetime(2021, 6, 7, 8, 9, 10, tzinfo=UTC)
+F32 = 2.0**-23  # relative precision of float32 rounding (with margin)
+
+
+def assert_samples_equal(got: np.ndarray, want: np.ndarray) -> None:
+    """neurodag's samples against MNE's: bit for bit when stored as float64, else to the
+    rounding of float32 (neurodag's storage type for formats of at most 24-bit samples)."""
+    assert got.shape == want.shape
+    if got.dtype == np.float64:
+        np.testing.assert_array_equal(got, want)
+    else:
+        np.testing.assert_allclose(got, want, rtol=F32, atol=0)

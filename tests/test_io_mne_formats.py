@@ -22,7 +22,9 @@ import mne
 import numpy as np
 import pytest
 from mne_files import (
+    F32,
     START,
+    assert_samples_equal,
     write_ant_cnt,
     write_curry8,
     write_mff,
@@ -34,7 +36,6 @@ from neurodag import config, ingest, io, schema, store
 from neurodag.errors import ConfigError, InputError
 from neurodag.io import mne_readers
 
-F32 = 2.0**-23
 NEURODAG = Path(sys.executable).with_name("neurodag")
 
 
@@ -43,13 +44,8 @@ def assert_ingest_matches_mne(path: Path, reference, out: Path, **options):
     written = ingest.run([path], out, **options)
     ds = store.read_signal(written["zarr"])
     assert ds["channel"].values.tolist() == reference.ch_names
-    want = reference.get_data().T
     got = ds["signal"].values
-    assert got.shape == want.shape
-    if got.dtype == np.float64:
-        np.testing.assert_array_equal(got, want)
-    else:
-        np.testing.assert_allclose(got, want, rtol=F32, atol=0)
+    assert_samples_equal(got, reference.get_data().T)
     ann = reference.annotations
     events = schema.get_events(ds)
     assert len(events) == len(ann)

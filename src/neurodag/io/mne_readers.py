@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, InputError, check_known, one_line
 from ._common import full_suffix
+from .sniff import _head
 
 #: ``mne.io`` reader per extension, for extensions that name one format.
 BY_SUFFIX = {
@@ -70,14 +71,6 @@ class Choice:
         import mne
 
         return getattr(mne.io, self.name)
-
-
-def _head(path: Path, n: int = 16) -> bytes:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(n)
-    except OSError as e:
-        raise InputError(f"{path}: cannot read ({e.strerror or e})") from None
 
 
 def _sibling(path: Path, suffix: str) -> Path | None:
