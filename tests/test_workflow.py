@@ -9,9 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from conftest import SMALL, path_without_venv, snakemake, write_config
+from mne_files import write_neuroscan_cnt
 
 from neurodag import store
 
@@ -123,7 +125,14 @@ def test_readme_command_for_a_users_config_runs_as_written(repo_root, tmp_path):
     assert lines, "README: no `.venv/bin/snakemake ... --configfile my.yaml` line"
     clone = _fresh_copy(repo_root, tmp_path / "clone")
     mine = {k: v for k, v in SMALL["datasets"]["tiny_spikes"].items() if k != "analyses"}
-    write_config(clone / "my.yaml", {"datasets": {"mine": mine}})
+    # a Neuroscan file whose header says 0 samples: readable only with the reader option
+    names = ["Fp1", "Fp2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2"]
+    counts = np.random.default_rng(0).integers(-50, 50, (2500, len(names)), dtype=np.int16)
+    cnt = write_neuroscan_cnt(tmp_path / "scan.cnt", counts, names, 250, [(500, 1)],
+                              header_samples=0)
+    scan = {"modality": "eeg", "source": {"files": str(cnt)},
+            "ingest": {"reader": {"data_format": "int16"}}}
+    write_config(clone / "my.yaml", {"datasets": {"mine": mine, "scan": scan}})
     env = path_without_venv()
     assert shutil.which("neurodag", path=env["PATH"]) is None
     res = subprocess.run(shlex.split(lines[0]), cwd=clone, env=env, capture_output=True,
@@ -132,5 +141,10 @@ def test_readme_command_for_a_users_config_runs_as_written(repo_root, tmp_path):
     ds = store.read_signal(clone / "results/mine/sub-01/raw.zarr", check_values=True)
     assert ds.attrs["modality"] == "spikes"
     assert (clone / "results/reports/mine.html").is_file()
+    scanned = store.read_signal(clone / "results/scan/scan/raw.zarr")
+    np.testing.assert_allclose(scanned["signal"].values, counts * 1e-6, rtol=1e-6)
+    assert scanned.attrs["reader"] == "mne.io.read_raw_cnt(data_format='int16')"
+    assert (clone / "results/scan/scan/clean.zarr").is_dir()
     # my.yaml is the whole config: none of config/config.yaml's datasets ran
-    assert sorted(p.name for p in (clone / "results").iterdir()) == ["logs", "mine", "reports"]
+    assert sorted(p.name for p in (clone / "results").iterdir()) == \
+        ["logs", "mine", "reports", "scan"]
