@@ -307,6 +307,15 @@ def test_config_checks_reader_options_before_any_job(neuroscan_cnt):
                           "'data_format'?") and "\n" not in msg
     with pytest.raises(ConfigError, match="datasets.scan.ingest.reader: expected object"):
         config.check(_config(str(path), "int16"))
+    folder = path.parent / "session"  # a folder session: its recording is checked
+    folder.mkdir()
+    (folder / path.name).write_bytes(path.read_bytes())
+    with pytest.raises(ConfigError, match="did you mean 'data_format'"):
+        config.check(_config(str(folder), {"data_fromat": "int16"}))
+    table = path.parent / "traces.csv"
+    table.write_text("time,a\n0,1\n0.1,2\n")
+    with pytest.raises(ConfigError, match="ingest.reader: .*traces.csv: not read by MNE"):
+        config.check(_config(str(table), {"x": 1}))
     digest = config.dataset_digest(cfg, "scan")
     other = config.check(_config(str(path), {"data_format": "int32"}))
     assert config.dataset_digest(other, "scan") != digest  # reader options re-run ingest

@@ -47,12 +47,12 @@ def _opener(path: Path, modality: str | None, options: dict | None):
     """The picklable reader call for ``path`` (preload=False) and who reads it."""
     from . import bids, mne_readers
 
-    choice = mne_readers.choose(path, modality)
-    mne_readers.check_options(choice, options or {}, f"{path}: reader")
     root = bids.find_root(path)
-    if root is not None:
-        return bids.opener(path, root, extra_params=options), "mne-bids"
-    return mne_readers.opener(path, modality, options), "MNE"
+    if root is None:
+        return mne_readers.opener(path, modality, options), "MNE"
+    if options:  # mne-bids calls the same reader with them
+        mne_readers.check_options(mne_readers.choose(path, modality), options, f"{path}: reader")
+    return bids.opener(path, root, extra_params=options), "mne-bids"
 
 
 def open_raw(path: Path, modality: str | None = None, options: dict | None = None):
