@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -123,7 +124,7 @@ def test_units_with_obs_intervals_keep_only_bins_every_unit_observed(tmp_path):
     f = mock_NWBFile(session_start_time=START)
     rng = np.random.default_rng(4)
     observed = {0: [[0.0, 10.0]], 1: [[0.0, 4.0], [6.0, 10.0]], 2: [[1.0, 10.0]]}
-    for u, intervals in observed.items():
+    for intervals in observed.values():
         times = np.sort(rng.uniform(0.0, 10.0, 80))
         f.add_unit(spike_times=times, obs_intervals=intervals)
     path = _write(f, tmp_path / "obs.nwb")
@@ -493,3 +494,91 @@ def test_spike_time_slices_outside_the_array_break_the_contract(mock_units_file)
                                        ds["spike_start"].values, ds["spike_stop"].values)
     with pytest.raises(ContractError, match=r"spike times of channel 'unit_0' are not"):
         schema.validate(backwards)
+
+
+def _units_file(path, n_units: int, duration: float, rate: float = 10.0):
+    f = mock_NWBFile(session_start_time=START)
+    rng = np.random.default_rng(11)
+    for _ in range(n_units):
+        f.add_unit(spike_times=np.sort(rng.uniform(0.0, duration, int(rate * duration))))
+    return _write(f, path)
+
+
+def _peak_bytes_ingesting(source, out) -> int:
+    tracemalloc.start()
+    try:
+        with io.read(source, bin_width=0.001) as ds:
+            store.write_signal(ds, out / "raw.zarr")
+        with store.read_signal(out / "raw.zarr") as ds:
+            store.write_nwb(ds, out / "raw.nwb")
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.slow
+def test_binning_and_archiving_units_memory_does_not_grow_with_length(tmp_path, monkeypatch):
+    monkeypatch.setattr("neurodag.store.zarrstore.CHUNK_BYTES", 1 << 18)  # 256 kB chunks
+    n_units, short_s, long_s = 64, 20.0, 320.0
+    short = _peak_bytes_ingesting(_units_file(tmp_path / "short.nwb", n_units, short_s),
+                                  tmp_path / "short")
+    long = _peak_bytes_ingesting(_units_file(tmp_path / "long.nwb", n_units, long_s),
+                                 tmp_path / "long")
+    n_bins = int(long_s / 0.001)
+    extra_bins = n_bins - int(short_s / 0.001)
+    # 300,000 more bins are 77 MB more float32 counts (256 bytes a bin for 64 units), which
+    # stream; what grows is the in-memory time axis (the coordinate, the index xarray keeps,
+    # the edges while binning, the observed mask: a few copies of 8 bytes a bin).
+    assert long - short < 0.2 * extra_bins * n_units * 4
+    with NWBHDF5IO(str(tmp_path / "long" / "raw.nwb"), "r") as r:
+        g = r.read()
+        rows, cols = g.processing["misc"]["spike_counts"].data.shape
+        assert cols == n_units and n_bins - 10 <= rows <= n_bins  # first to last spike
+        assert g.units["spike_times"].target.data.shape == (n_units * int(10 * long_s),)
+
+
+# ---------------------------------------------------------------------------- GLM-HMM
+
+
+def _units_from_counts(sim, path):
+    """The simulation's counts as a Units table: k spikes inside a bin of count k."""
+    ds = sim.data
+    bw = 1.0 / ds.attrs["sfreq"]
+    counts = ds["signal"].values.astype(np.int64)
+    f = mock_NWBFile(session_start_time=START)
+    f.add_unit_column("unit_name", "name")
+    for u, name in enumerate(ds["channel"].values):
+        times = [t * bw + bw * (j + 1) / (c + 1)
+                 for t, c in enumerate(counts[:, u]) for j in range(c)]
+        f.add_unit(spike_times=np.asarray(times), unit_name=str(name),
+                   obs_intervals=[[0.0, counts.shape[0] * bw]])
+    f.add_trial_column("trial_type", "condition")
+    for onset, duration in zip(ds["events"].values, ds["event_duration"].values, strict=True):
+        f.add_trial(start_time=float(onset), stop_time=float(onset + duration),
+                    trial_type="sequence")
+    return _write(f, path)
+
+
+@pytest.mark.slow
+def test_glmhmm_fits_the_units_of_an_nwb_file(tmp_path):
+    """Spike times binned back at the simulation's bin width are the simulation's counts
+    (so every fit equals the fit to those counts), and the GLM-HMM step runs on them,
+    cutting the sequences from the trials table."""
+    import json
+
+    from neurodag import synth
+    from neurodag.models.glmhmm.step import run_session
+
+    sim = synth.generate("spikes", seed=5, n_states=2, n_neurons=4, n_bins=150,
+                         n_sequences=3)
+    path = _units_from_counts(sim, tmp_path / "sim_units.nwb")
+    out = ingest.run([path], tmp_path / "nwb", bin_width=1.0 / sim.data.attrs["sfreq"])
+    nwb = store.read_signal(out["zarr"])
+    np.testing.assert_array_equal(nwb["signal"].values, sim.data["signal"].values)
+    np.testing.assert_allclose(nwb["time"].values, sim.data["time"].values, rtol=0,
+                               atol=1e-12)
+    res = run_session(out["zarr"], tmp_path / "fit", states=(1, 2), folds=3, max_iter=10,
+                      random_state=0, link="sigmoid")
+    metrics = json.loads(res["metrics"].read_text())
+    assert (metrics["n_sequences"], metrics["n_bins"], metrics["n_neurons"]) == (3, 450, 4)
+    assert np.isfinite(list(metrics["heldout_loglik_mean"].values())).all()

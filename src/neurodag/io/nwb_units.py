@@ -56,8 +56,15 @@ class _Flat:
         return self.token
 
 
-def _counts(flat: _Flat, lo, hi, edges: np.ndarray) -> np.ndarray:
-    """Counts of one block of bins: ``(len(edges) - 1, n_units)``."""
+def _edges(k0: int, bin_width: float, i0: int, i1: int) -> np.ndarray:
+    """Bin edges ``i0..i1`` of the grid: the time axis every regular contract has
+    (``schema.build``: ``t0 + i / sfreq``) with ``t0 = k0 * bin_width``."""
+    return k0 * bin_width + np.arange(i0, i1 + 1, dtype=np.float64) / (1.0 / bin_width)
+
+
+def _counts(flat: _Flat, lo, hi, k0: int, bin_width: float, i0: int, i1: int) -> np.ndarray:
+    """Counts of bins ``i0..i1 - 1``: ``(i1 - i0, n_units)``."""
+    edges = _edges(k0, bin_width, i0, i1)  # made here: the graph holds no edges
     out = np.zeros((edges.size - 1, lo.size), dtype=np.float32)
     for u in range(lo.size):
         if hi[u] > lo[u]:
@@ -91,8 +98,9 @@ def _observed(units, n_units: int, where: str):
     return out
 
 
-def _grid(first: np.ndarray, last: np.ndarray, observed, bin_width: float, where: str):
-    """Bin edges ``k0 * bin_width + i * bin_width`` covering the observation or the spikes."""
+def _grid(first: np.ndarray, last: np.ndarray, observed, bin_width: float,
+          where: str) -> tuple[int, int]:
+    """``(k0, n_bins)``: bins from ``k0 * bin_width`` covering the observation or spikes."""
     if observed is not None:
         spans = [iv for iv in observed if iv.size]
         if not spans:
@@ -110,9 +118,7 @@ def _grid(first: np.ndarray, last: np.ndarray, observed, bin_width: float, where
         k1 -= 1
     if observed is not None and (k1 - 1) * bin_width >= hi:
         k1 -= 1  # a bin starting at the end of the observation holds nothing observed
-    # The time axis every regular contract has (schema.build): t0 + i / sfreq.
-    n_bins = max(k1, k0 + 1) - k0
-    return k0 * bin_width + np.arange(n_bins + 1, dtype=np.float64) / (1.0 / bin_width)
+    return k0, max(k1, k0 + 1) - k0
 
 
 def _keep(edges: np.ndarray, observed) -> np.ndarray:
@@ -164,8 +170,8 @@ def bin_units(units, where: str, *, bin_width: float | None = None) -> dict:
     first = values[np.searchsorted(idx, start[fired])]
     last = values[np.searchsorted(idx, stop[fired] - 1)]
     observed = _observed(units, n, where)
-    edges = _grid(first, last, observed, bin_width, where)
-    n_bins = edges.size - 1
+    k0, n_bins = _grid(first, last, observed, bin_width, where)
+    edges = _edges(k0, bin_width, 0, n_bins)
     rows = time_chunk(n, 4, n_bins)
     bounds = np.append(np.arange(0, n_bins, rows), n_bins)
     pos = np.empty((n, bounds.size), dtype=np.int64)
@@ -179,8 +185,8 @@ def bin_units(units, where: str, *, bin_width: float | None = None) -> dict:
         pos[u, -1] = start[u] + np.searchsorted(t, edges[-1], side="right")
     blocks = [
         da.from_delayed(
-            dask.delayed(_counts, pure=True)(flat, pos[:, b], pos[:, b + 1],
-                                             edges[bounds[b]:bounds[b + 1] + 1]),
+            dask.delayed(_counts, pure=True)(flat, pos[:, b].copy(), pos[:, b + 1].copy(), k0,
+                                             bin_width, int(bounds[b]), int(bounds[b + 1])),
             shape=(int(bounds[b + 1] - bounds[b]), n), dtype=np.float32)
         for b in range(bounds.size - 1)
     ]
@@ -189,9 +195,9 @@ def bin_units(units, where: str, *, bin_width: float | None = None) -> dict:
     if not keep.any():
         raise InputError(f"{where}: no {bin_width:g}-s bin lies inside the obs_intervals of "
                          "every unit")
-    time = edges[:-1]
+    time = edges[:-1][keep]  # a copy: the edges go
     if not keep.all():
-        data, time = data[keep], time[keep]
+        data = data[keep]
     spike_times = da.from_array(flat, chunks=(min(SPIKE_CHUNK, max(1, flat.shape[0])),),
                                 asarray=True)
     return {
