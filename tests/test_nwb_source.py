@@ -504,26 +504,33 @@ def _units_file(path, n_units: int, duration: float, rate: float = 10.0):
     return _write(f, path)
 
 
-def _peak_bytes_ingesting(source, out) -> int:
+def _ingest_units(source, out) -> int:
+    """Bin, store and archive; the peak of traced memory meanwhile, in bytes."""
     tracemalloc.start()
-    try:
-        with io.read(source, bin_width=0.001) as ds:
-            store.write_signal(ds, out / "raw.zarr")
-        with store.read_signal(out / "raw.zarr") as ds:
-            store.write_nwb(ds, out / "raw.nwb")
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    with io.read(source, bin_width=0.001) as ds:
+        store.write_signal(ds, out / "raw.zarr")
+    with store.read_signal(out / "raw.zarr") as ds:
+        store.write_nwb(ds, out / "raw.nwb")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
+@pytest.fixture
+def untraced():
+    """Tracing stops at the end of the test, also when it fails mid-trace."""
+    yield
+    tracemalloc.stop()
 
 
 @pytest.mark.slow
-def test_binning_and_archiving_units_memory_does_not_grow_with_length(tmp_path, monkeypatch):
+def test_binning_and_archiving_units_memory_does_not_grow_with_length(tmp_path, monkeypatch,
+                                                                      untraced):
     monkeypatch.setattr("neurodag.store.zarrstore.CHUNK_BYTES", 1 << 18)  # 256 kB chunks
     n_units, short_s, long_s = 64, 20.0, 320.0
-    short = _peak_bytes_ingesting(_units_file(tmp_path / "short.nwb", n_units, short_s),
-                                  tmp_path / "short")
-    long = _peak_bytes_ingesting(_units_file(tmp_path / "long.nwb", n_units, long_s),
-                                 tmp_path / "long")
+    sources = [_units_file(tmp_path / f"{s:g}.nwb", n_units, s) for s in (short_s, long_s)]
+    short = _ingest_units(sources[0], tmp_path / "short")
+    long = _ingest_units(sources[1], tmp_path / "long")
     n_bins = int(long_s / 0.001)
     extra_bins = n_bins - int(short_s / 0.001)
     # 300,000 more bins are 77 MB more float32 counts (256 bytes a bin for 64 units), which
