@@ -197,6 +197,31 @@ def test_mock_roi_response_series_is_read_as_calcium(tmp_path):
     assert ds["unit"].values.tolist() == ["a.u."] * 4  # the mock's unit is "n.a."
 
 
+def test_image_mask_rois_get_their_weighted_centroid_on_the_plane_grid(tmp_path):
+    from pynwb.ophys import OpticalChannel, PlaneSegmentation
+
+    f = mock_NWBFile(session_start_time=START)
+    plane = f.create_imaging_plane(
+        name="plane", optical_channel=OpticalChannel(name="g", description="g",
+                                                     emission_lambda=510.0),
+        description="d", device=f.create_device(name="scope", description="2p"),
+        excitation_lambda=920.0, indicator="GCaMP6f", location="VISp",
+        grid_spacing=[1.5, 2.5], grid_spacing_unit="micrometers", origin_coords=[10.0, 20.0],
+        origin_coords_unit="micrometers")
+    seg = PlaneSegmentation(name="seg", description="d", imaging_plane=plane)
+    masks = np.zeros((2, 8, 6))
+    masks[0, 2, 3] = 1.0
+    masks[1, 4:6, 1] = [1.0, 3.0]  # centroid ((4 + 3 * 5) / 4, 1) = (4.75, 1)
+    for m in masks:
+        seg.add_roi(image_mask=m)
+    mock_RoiResponseSeries(data=np.ones((20, 2)), plane_segmentation=seg, nwbfile=f,
+                           rois=seg.create_roi_table_region(region=[0, 1], description="all"))
+    ds = io.read(_write(f, tmp_path / "img.nwb"))
+    np.testing.assert_allclose(ds["x"].values, (10.0 + np.array([2.0, 4.75]) * 1.5) * 1e-6)
+    np.testing.assert_allclose(ds["y"].values, (20.0 + np.array([3.0, 1.0]) * 2.5) * 1e-6)
+    assert np.isnan(ds["z"].values).all()
+
+
 # ---------------------------------------------------------------------------- neuroconv-style
 
 

@@ -271,14 +271,16 @@ def _read_series(series, where: str, modality: str | None, attrs: dict,
                     modality=attrs["modality"], attrs=attrs, events=found_events)
 
 
-def _metres(value, unit, n: int) -> np.ndarray | None:
+def _metres(value, unit) -> np.ndarray | None:
+    """A plane's 2 or volume's 3 lengths as 3 metres (z NaN for a plane); None when absent
+    or in a unit not known here."""
     scale = _LENGTH_M.get(str(unit or "meters").strip().lower())
     if value is None or scale is None:
         return None
-    out = np.full(3, np.nan)
     vals = np.asarray(value, dtype=np.float64).ravel()[:3] * scale
-    out[:vals.size] = vals
-    return out if vals.size >= min(n, 2) else None
+    if vals.size < 2:
+        return None
+    return np.concatenate([vals, np.full(3 - vals.size, np.nan)])
 
 
 def _roi_positions(table, rows) -> np.ndarray | None:
@@ -286,8 +288,8 @@ def _roi_positions(table, rows) -> np.ndarray | None:
     plane = getattr(table, "imaging_plane", None)
     if plane is None:
         return None
-    spacing = _metres(plane.grid_spacing, getattr(plane, "grid_spacing_unit", None), 2)
-    origin = _metres(plane.origin_coords, getattr(plane, "origin_coords_unit", None), 2)
+    spacing = _metres(plane.grid_spacing, getattr(plane, "grid_spacing_unit", None))
+    origin = _metres(plane.origin_coords, getattr(plane, "origin_coords_unit", None))
     if spacing is None or origin is None:
         return None
     mask = next((c for c in ("voxel_mask", "pixel_mask", "image_mask") if c in table.colnames),
