@@ -16,6 +16,8 @@ from .atomic import atomic_path
 
 #: Target size of one chunk of ``signal`` in bytes.
 CHUNK_BYTES = 4 << 20
+#: Spike times per chunk of ``spike_times`` (float64: CHUNK_BYTES each).
+SPIKE_CHUNK = CHUNK_BYTES // 8
 
 
 def time_chunk(n_channels: int, itemsize: int, n_times: int) -> int:
@@ -111,8 +113,10 @@ def write_signal(ds: xr.Dataset, path: str | Path) -> Path:
             names = ds["channel"].values[~np.asarray(ok)][:5].tolist()
             raise ContractError(f"{path}: signal has NaN or Inf samples (channels {names})")
 
-    return write_dataset(ds, path, chunks={"time": chunk, "channel": n_ch},
-                         verify=(finite, check))
+    chunks = {"time": chunk, "channel": n_ch}
+    if "spike" in ds.dims:
+        chunks["spike"] = max(1, min(SPIKE_CHUNK, ds.sizes["spike"]))
+    return write_dataset(ds, path, chunks=chunks, verify=(finite, check))
 
 
 def read_signal(path: str | Path, *, check_values: bool = False) -> xr.Dataset:
