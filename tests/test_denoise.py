@@ -186,7 +186,10 @@ def test_apply_follows_the_contract(checkpoint):
     eeg = ds["channel_type"].values == "eeg"
     assert out["signal"].dtype == ds["signal"].dtype
     np.testing.assert_array_equal(out["signal"].values[:, ~eeg], ds["signal"].values[:, ~eeg])
-    assert not np.allclose(out["signal"].values[:, eeg], ds["signal"].values[:, eeg])
+    acted = out["denoise_acted"].values.any(axis=1)
+    changed = (out["signal"].values != ds["signal"].values).any(axis=0)
+    np.testing.assert_array_equal(changed, acted)  # a channel changes iff the network acted
+    assert out.attrs["denoiser_min_ratio"] == dapply.MIN_RATIO
     assert out.attrs["denoiser"] == training.checkpoint_hash(checkpoint)
     for key in ("source", "source_sha256", "subject", "session", "sfreq"):
         assert out.attrs[key] == ds.attrs[key]
@@ -404,7 +407,7 @@ def test_window_spans_tile_the_recording():
         np.testing.assert_allclose(s[1:, 0], s[:-1, 1])
         length = np.diff(s, axis=1)[:, 0]
         assert (length >= 0).all() and (length <= 1.5 + 1e-12).all()
-        np.testing.assert_allclose(length[1:-1], 1.5)
+        np.testing.assert_allclose(length[1:-2], 1.5)  # the last two may be cut
 
 
 # -- acceptance: the default run's checkpoint on real EEG at native rates ---------------------

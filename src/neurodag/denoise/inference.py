@@ -187,9 +187,11 @@ def denoise_array(x: np.ndarray, sfreq: float, net, *, threshold: float = 0.05,
     # the artifact the network estimates, against the EEG it estimates (normalised units)
     ratio = np.zeros(len(flat))
     ran = ok & (score >= threshold)
-    art = np.square(flat[ran] / s[ran, None] - est[ran]).reshape(int(ran.sum()), RATIO_PARTS, -1)
-    ratio[ran] = art.mean(axis=-1).max(axis=-1) / np.maximum(
-        np.mean(np.square(est[ran]), axis=-1), 1e-12)
+    if ran.any():
+        art = np.square(flat[ran] / s[ran, None] - est[ran]).reshape(-1, RATIO_PARTS,
+                                                                     L // RATIO_PARTS)
+        ratio[ran] = art.mean(axis=-1).max(axis=-1) / np.maximum(
+            np.mean(np.square(est[ran]), axis=-1), 1e-12)
     acted = ran & (ratio >= min_ratio)
     out = x.copy()
     if acted.any():
