@@ -176,6 +176,8 @@ def main(argv=None) -> None:
                    help="use the first SECONDS of the real recording (default: all 238 s)")
     p.add_argument("--no-ica", action="store_true", help="skip the ICA baseline")
     p.add_argument("--skip-speed", action="store_true", help="skip the speed section")
+    p.add_argument("--only-native", action="store_true",
+                   help="with --checkpoint: only the real-EEG section (3)")
     args = p.parse_args(argv)
 
     from neurodag.denoise import data, evaluate, model, training
@@ -189,6 +191,12 @@ def main(argv=None) -> None:
                               real_dir=str(args.real_dir) if args.real_dir else None,
                               progress=lambda s: print(s, flush=True))
         report["train_wall_seconds_incl_benchmark_build"] = time.perf_counter() - t0
+    if args.only_native and ckpt is not None and args.real_dir:
+        report["native_rates"] = _native_rates(
+            ckpt, args.real_dir, [float(r) for r in args.rates.split(",")], args.seconds,
+            not args.no_ica)
+        _emit(report, args.out)
+        return
     metrics = json.loads((ckpt / "metrics.json").read_text())
     net, config = training.load(ckpt)
     report.update(
@@ -230,11 +238,15 @@ def main(argv=None) -> None:
             speed[f"apply_{int(sfreq)}Hz_{threads}thr"] = _speed_apply(
                 ckpt, args.minutes, sfreq, threads)
     report["speed"] = speed
+    _emit(report, args.out)
+
+
+def _emit(report: dict, out: Path | None) -> None:
     text = json.dumps(report, indent=2, default=float)
     print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")
 
 
 if __name__ == "__main__":
