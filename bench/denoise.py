@@ -138,7 +138,7 @@ def _native_rates(ckpt: Path, real_dir: Path, rates, seconds, ica: bool) -> dict
     ds = _eeglab(real_dir, seconds)
     methods = {"denoised": lambda y, c: native._signal(inference.apply(c, ckpt))}
     if ica:
-        methods["ica_iclabel"] = lambda y, c: baselines.ica_muscle(c)
+        methods["ica_iclabel"] = lambda y, c: baselines.ica_muscle(c, reference="none")
     out = {"recording": "eeglab/test_raw.set", "seconds": ds.sizes["time"] / 128.0}
     for rate in rates:
         t0 = time.perf_counter()

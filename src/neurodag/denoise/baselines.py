@@ -86,19 +86,21 @@ def ica_iclabel(y: np.ndarray, recording: _data.Recording, *, random_state: int 
 
 
 def ica_muscle(ds, *, random_state: int = 97, qc_out: list | None = None,
-               name: str | None = None) -> np.ndarray:
+               name: str | None = None, reference: str = "average") -> np.ndarray:
     """ICA + ICLabel cleaning of a contract Dataset's EEG, at its own rate.
 
     Runs :func:`neurodag.preprocess.run` with :data:`ICA_OPTIONS` (components capped by
-    the rank; ICLabel needs electrode positions); returns the cleaned EEG ``(time,
-    channel)`` in the input's EEG channel order. ``qc_out``, when given, receives the
+    the rank; ICLabel needs electrode positions; ``reference="none"`` keeps the input's
+    reference, so that the output compares with a clean recording on the same one);
+    returns the cleaned EEG ``(time, channel)`` in the input's EEG channel order. ``qc_out``, when given, receives the
     removed components' labels.
     """
     from .. import preprocess
 
     eeg = [str(c) for c, t in zip(ds["channel"].values, ds["channel_type"].values,
                                   strict=True) if t == "eeg"]
-    opts = {**ICA_OPTIONS, "ica": {**ICA_OPTIONS["ica"], "random_state": int(random_state)}}
+    opts = {**ICA_OPTIONS, "reference": reference,
+            "ica": {**ICA_OPTIONS["ica"], "random_state": int(random_state)}}
     clean, qc = preprocess.run(ds, **opts)
     clean = clean.sel(channel=eeg)
     if qc_out is not None:
