@@ -192,13 +192,32 @@ def denoised(path: Path, fig_dir: Path, link: str) -> dict:
         made[folder.name] = figs.plot_session(folder / "raw.zarr", folder / "denoised.zarr",
                                               fig_dir / f"{folder.name}_denoised.png")
     den = read_signal(sessions[0] / "denoised.zarr") if sessions else None
+    rows = []
+    for folder in sessions:
+        g = figs.gate_summary(read_signal(folder / "denoised.zarr"))
+        if "acted" in g:
+            rows.append([folder.name, f"{g['acted']} / {g['channel_windows']}",
+                         f"{g['channels_untouched']} / {g['channels']}",
+                         ", ".join(g["channels_changed"][:8])
+                         + (" ..." if len(g["channels_changed"]) > 8 else ""),
+                         f"{100 * g['median_power_removed_where_acted']:.1f}"])
     return {
         "title": "EMG denoising", "anchor": "denoised",
         "text": "EEG with muscle artifacts removed by the compact AT-AT-style denoiser "
-                "(denoised.zarr beside raw.zarr; only EEG channels change).",
+                "(denoised.zarr beside raw.zarr; only EEG channels change). The network acts "
+                "on a channel-window only where its detector flags muscle and the artifact it "
+                "estimates is large enough; every other channel-window is returned as it was "
+                "(denoised.zarr: denoise_acted, denoise_score, emg_ratio, power_removed per "
+                "channel and window).",
         "facts": [("sessions", len(sessions)),
-                  ("checkpoint", "" if den is None else den.attrs.get("denoiser", ""))],
-        "table": None, "figures": _figures(made, link),
+                  ("checkpoint", "" if den is None else den.attrs.get("denoiser", "")),
+                  ("detector threshold / min. artifact ratio", "" if den is None else
+                   f"{den.attrs.get('denoiser_threshold', '')} / "
+                   f"{den.attrs.get('denoiser_min_ratio', '')}")],
+        "table": {"columns": ["session", "channel-windows changed", "EEG channels untouched",
+                              "channels changed", "median % power removed where changed"],
+                  "rows": rows} if rows else None,
+        "figures": _figures(made, link),
     }
 
 
