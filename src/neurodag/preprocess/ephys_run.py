@@ -104,17 +104,27 @@ class _Plan:
     def index(self, names) -> list[int]:
         return [self.names.index(n) for n in names]
 
-    def filtered(self, margin: int, *, on_raw=None, on_notched=None):
+    def set_filters(self, notch, band) -> None:
+        self.notch, self.band = notch, band
+        # Away from the recording's edges (where each filter of a cascade pads its own
+        # input) the cascade is one filter, the convolution of the two: half the FFTs.
+        self.both = blocks.Fir(np.convolve(notch.h, band.h)) \
+            if notch is not None and band is not None else None
+
+    def filtered(self, margin: int, *, on_raw=None, on_notched=None, notched=()):
         """``(chunk, x, lo, hi)`` per block, notched and band-passed: the samples
         ``lo:hi`` of ``x`` are exact. ``on_raw(chunk)`` sees the block before the filters,
-        ``on_notched(i, x, lo, hi, chunk)`` between them."""
+        ``on_notched(i, x, lo, hi, chunk)`` between them (for the blocks ``notched``)."""
         for i, ch in enumerate(blocks.chunks(self.ds, self.spans, margin)):
             if on_raw is not None:
                 on_raw(ch)
             x, lo, hi = ch.data, ch.lo, ch.hi
+            if self.both is not None and 0 < lo and hi < self.n and i not in notched:
+                yield (ch, *self.both.apply(x, lo, hi, self.n, self.fpicks))
+                continue
             if self.notch is not None:
                 x, lo, hi = self.notch.apply(x, lo, hi, self.n, self.fpicks)
-            if on_notched is not None:
+            if on_notched is not None and i in notched:
                 on_notched(i, x, lo, hi, ch)
             if self.band is not None:
                 x, lo, hi = self.band.apply(x, lo, hi, self.n, self.fpicks)
@@ -134,9 +144,9 @@ def process(ds: xr.Dataset, opts: dict, options_json: str, sink, *,
         line_acc = ephys.line_spectrum(p.sfreq, p.n)
     _scan(p, line_acc)
     low, high = ephys.check_band(opts["bandpass"], p.sfreq)
-    p.band = blocks.Fir(ephys.design(p.sfreq, low, high)) \
+    band = blocks.Fir(ephys.design(p.sfreq, low, high)) \
         if (low is not None or high is not None) else None
-    lengths = [(ephys.band_label(low, high), p.band.h.size)] if p.band is not None else []
+    lengths = [(ephys.band_label(low, high), band.h.size)] if band is not None else []
     if opts["ica"]["enabled"]:
         lengths.append(("1 Hz high-pass of the ICA fit",
                         ephys.filter_length(p.sfreq, ephys.ICA_BAND[0], None)))
@@ -149,10 +159,11 @@ def process(ds: xr.Dataset, opts: dict, options_json: str, sink, *,
         line, how = None, "notch disabled by option"
     p.line = line
     freqs = ephys.harmonics(line, p.sfreq) if line else []
-    p.notch = None
+    notch = None
     if freqs:
-        p.notch = blocks.Fir(ephys.notch_design(p.sfreq, freqs))
-        ephys.check_length(p.n, p.sfreq, [(f"notch at {line:g} Hz", p.notch.h.size)], p.name)
+        notch = blocks.Fir(ephys.notch_design(p.sfreq, freqs))
+        ephys.check_length(p.n, p.sfreq, [(f"notch at {line:g} Hz", notch.h.size)], p.name)
+    p.set_filters(notch, band)
 
     bad, subset = _find_bads(p, opts)
     good = [n for n in p.data_names if n not in bad]
@@ -245,10 +256,10 @@ def _find_bads(p: _Plan, opts: dict) -> tuple[dict, Subset | None]:
         margin = max(margin, _margin(p))
 
     def to_subset(i, x, lo, hi, ch):
-        if subset is not None and subset.wants(i):
-            subset.add(x.copy(), lo, hi, ch, p.fpicks)
+        subset.add(x.copy(), lo, hi, ch, p.fpicks)
 
-    for ch, x, lo, _hi in p.filtered(margin, on_notched=to_subset):
+    for ch, x, lo, _hi in p.filtered(margin, on_notched=to_subset,
+                                     notched=subset.chosen if subset is not None else ()):
         inner = x[:, ch.start - lo:ch.stop - lo]
         for rows, stats in groups.values():
             stats.update_amplitude(inner[rows])

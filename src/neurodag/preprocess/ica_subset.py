@@ -11,8 +11,8 @@ lowest it allows), low-passed at 100 Hz when ICLabel labels the components, deci
   i.e. a fit rate of at least twice the filter's stop edge, 125 Hz: 250 Hz from 1 kHz,
   256 Hz from 512 Hz); MEG goes to 250 Hz (MEGnet), by decimation when the rate is a
   multiple of it, otherwise by resampling each piece;
-- length: whole blocks of the recording, evenly spread over it, up to ``ica.max_samples``
-  samples at the fit rate (default 150 000: 10 minutes at 250 Hz, over 300 samples per
+- length: blocks of the recording, evenly spread over it, up to ``ica.max_samples``
+  samples at the fit rate (a block longer than that gives its first part) (default 150 000: 10 minutes at 250 Hz, over 300 samples per
   squared component for 20 components, far above the 20-30 x n^2 rule of thumb). A
   recording shorter than that is used whole, so its fit is the one of the whole
   recording at the fit rate.
@@ -78,11 +78,9 @@ class Subset:
         chosen = range(n_blocks) if k >= n_blocks else \
             np.unique(np.round(np.linspace(0, n_blocks - 1, k)).astype(int))
         self.chosen = set(int(i) for i in chosen)
+        self.budget = int(max_samples // len(self.chosen))   # fit samples per piece
         self.pieces: list[tuple[int, int]] = []
         self.data: list[np.ndarray] = []
-
-    def wants(self, i: int) -> bool:
-        return i in self.chosen
 
     def add(self, x: np.ndarray, lo: int, hi: int, chunk: blocks.Chunk, rows) -> None:
         """Take block ``chunk.start:chunk.stop`` from notched samples ``x`` (``lo:hi``)."""
@@ -93,7 +91,10 @@ class Subset:
                                     npad="auto", verbose="error")
         else:
             y = y[:, (-chunk.start) % self.decim::self.decim]
-        self.pieces.append((chunk.start, chunk.stop))
+        y = y[:, :self.budget]   # a block longer than the cap gives its first part
+        stop = min(chunk.stop, chunk.start + int(np.ceil(y.shape[1] * self.info["sfreq"]
+                                                          / self.rate)))
+        self.pieces.append((chunk.start, stop))
         self.data.append(np.ascontiguousarray(y))
 
     def raw(self) -> mne.io.RawArray:

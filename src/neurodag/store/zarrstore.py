@@ -148,6 +148,9 @@ class SignalWriter:
         self.chunk = time_chunk(n_ch, self.dtype.itemsize, n_times)
         self.names = template["channel"].values
         ds = _prepared(template, {"time": self.chunk, "channel": n_ch})
+        for name in ds.data_vars:   # written now; only the signal comes later
+            if name != "signal":
+                ds[name] = ds[name].load()
         ds.to_zarr(self.path, mode="w", consolidated=False, compute=False)
         self.array = zarr.open_group(str(self.path), mode="r+")["signal"]
         self.n_times, self.done = n_times, 0
