@@ -23,13 +23,16 @@ from pathlib import Path
 #: ingest wrote the store) or cannot be read.
 FALLBACK = {"mem_mb": 4000, "runtime": 30}
 #: Interpreter, MNE, onnxruntime and xarray imported, and the block buffers (MB).
-BASE_MB = 450.0
+BASE_MB = 380.0
 #: MB per million float64 values of ICA fit data (fit samples x channels): the copy,
 #: the pre-whitened, PCA and FastICA arrays, ICLabel's features.
-FIT_MB_PER_MVALUES = 48.0
-#: Seconds per million samples x channels (all passes), and a constant (s).
-SECONDS_PER_MVALUES, SECONDS_BASE = 0.6, 60.0
-MARGIN = 1.3
+FIT_MB_PER_MVALUES = 40.0
+#: Seconds per million samples x channels (all passes; 0.6 s of CPU measured, x3 for a
+#: slower or shared node), and a constant (s).
+SECONDS_PER_MVALUES, SECONDS_BASE = 1.8, 60.0
+#: Above the measured peaks: 742 MB for 20 minutes of 64-channel 1 kHz EEG (asks 1070),
+#: 399 MB for 60 s of 35-channel 250 Hz EEG (asks 561).
+MARGIN = 1.4
 
 
 def signal_shape(store: str | Path) -> tuple[int, int, float] | None:
