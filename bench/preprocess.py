@@ -55,8 +55,7 @@ GENERATE = r"""
 import json, sys
 import numpy as np
 from neurodag import schema, synth
-from neurodag.preprocess.ephys_run import _lazy_zeros
-from neurodag.store import SignalWriter
+from neurodag.store import SignalWriter, lazy_zeros
 
 out, minutes, sfreq, seed, piece_s = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), \
     int(sys.argv[4]), float(sys.argv[5])
@@ -74,7 +73,7 @@ for k in range(n_pieces):
         n = n_pieces * n_piece
         def template(ds, names):
             sub = ds.sel(channel=names)
-            t = schema.build(_lazy_zeros(n, len(names), np.float32), sfreq=sfreq,
+            t = schema.build(lazy_zeros(n, len(names), np.float32), sfreq=sfreq,
                              channels=names, channel_types=sub["channel_type"].values,
                              modality="eeg", subject="01", session="bench",
                              units=sub["unit"].values,

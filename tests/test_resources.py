@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 
 from neurodag import resources, schema
-from neurodag.preprocess.ephys_run import _lazy_zeros
-from neurodag.store import SignalWriter
+from neurodag.store import SignalWriter, lazy_zeros
 from neurodag.synth import head
 
 EEG_64 = ("Fp1 Fpz Fp2 AF7 AF3 AFz AF4 AF8 F7 F5 F3 F1 Fz F2 F4 F6 F8 FT7 FC5 FC3 FC1 FCz "
@@ -28,7 +27,7 @@ def _eeg_store(path: Path, minutes: float, sfreq: float = 1000.0, seed: int = 0)
     n, block = int(minutes * 60 * sfreq), int(60 * sfreq)
     pos = head.montage_positions()
     mixing = rng.normal(size=(64, 20)) * 10e-6
-    template = schema.build(_lazy_zeros(n, 64, np.float32), sfreq=sfreq, channels=EEG_64,
+    template = schema.build(lazy_zeros(n, 64, np.float32), sfreq=sfreq, channels=EEG_64,
                             channel_types="eeg", modality="eeg",
                             positions=np.array([pos[c] for c in EEG_64]))
     template.attrs["line_freq"] = 50.0

@@ -28,6 +28,7 @@ import mne
 import numpy as np
 import xarray as xr
 
+from .. import store
 from ..errors import ConfigError, InputError
 from . import bads as _bads
 from . import blocks, ephys
@@ -51,9 +52,7 @@ def stream(ds: xr.Dataset, path, opts: dict, options_json: str, *,
            block_bytes: int | None = None) -> dict:
     """Preprocess ``ds`` (lazily opened is best) into the zarr store ``path``, block by
     block; returns the qc dict. ``path`` is written in place (give a temporary path)."""
-    from ..store import SignalWriter
-
-    sink = _StoreSink(lambda template: SignalWriter(template, path))
+    sink = _StoreSink(lambda template: store.SignalWriter(template, path))
     qc = process(ds, opts, options_json, sink, block_bytes=block_bytes)
     sink.writer.close()
     return qc
@@ -350,7 +349,7 @@ def _write(p: _Plan, sink, bad: dict, remover, options_json: str) -> tuple[dict,
         y_out.update(y[[raw.ch_names.index(n) for n in out_data]])
         if ch.start == 0:
             template = ephys.contract(
-                raw.info, p.ds, _lazy_zeros(p.n, len(raw.ch_names), p.ds["signal"].dtype),
+                raw.info, p.ds, store.lazy_zeros(p.n, len(raw.ch_names), p.ds["signal"].dtype),
                 regions=regions, preprocess_json=options_json)
             template.attrs["line_freq"] = _line_attr(p)
             sink.open(template)
@@ -364,15 +363,6 @@ def _write(p: _Plan, sink, bad: dict, remover, options_json: str) -> tuple[dict,
 
 def _line_attr(p: _Plan):
     return p.line if p.line is not None else p.ds.attrs.get("line_freq", "")
-
-
-def _lazy_zeros(n_times: int, n_channels: int, dtype):
-    import dask.array as da
-
-    from ..store.zarrstore import time_chunk
-
-    chunk = time_chunk(n_channels, np.dtype(dtype).itemsize, n_times)
-    return da.zeros((n_times, n_channels), dtype=dtype, chunks=(chunk, n_channels))
 
 
 def _check_reference(modality: str, ref: str) -> None:

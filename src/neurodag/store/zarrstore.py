@@ -127,6 +127,13 @@ def read_signal(path: str | Path, *, check_values: bool = False) -> xr.Dataset:
     return validate(ds, where=str(path), check_values=check_values)
 
 
+def lazy_zeros(n_times: int, n_channels: int, dtype=np.float64) -> da.Array:
+    """A lazy (time, channel) placeholder, chunked as stores are: the ``signal`` of a
+    :class:`SignalWriter` template (never computed)."""
+    chunk = time_chunk(n_channels, np.dtype(dtype).itemsize, n_times)
+    return da.zeros((n_times, n_channels), dtype=dtype, chunks=(chunk, n_channels))
+
+
 class SignalWriter:
     """Write a contract store whose ``signal`` arrives block by block, in time order.
 
