@@ -168,6 +168,8 @@ def main(argv=None) -> int:
                    help="where to write (default: a temporary folder, removed at the end)")
     p.add_argument("--keep", action="store_true", help="keep the generated recordings")
     p.add_argument("--skip-mne", action="store_true", help="do not run MNE by hand")
+    p.add_argument("--mne-minutes", type=float, nargs="*", default=None,
+                   help="run MNE by hand only at these lengths (default: all)")
     args = p.parse_args(argv)
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
 
@@ -202,7 +204,7 @@ def main(argv=None) -> int:
                 [sys.executable, "-c", QUALITY, str(work), str(PIECE_S), str(EDGE_S)],
                 check=True, capture_output=True, text=True, env=env).stdout)
             mne_run = (np.nan, np.nan, 0)
-            if not args.skip_mne:
+            if not args.skip_mne and (args.mne_minutes is None or minutes in args.mne_minutes):
                 mne_run = run_measured([sys.executable, "-c", MNE_BY_HAND,
                                         str(work / "raw.zarr"), str(work / "mne_raw.fif")],
                                        env=env)

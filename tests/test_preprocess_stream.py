@@ -145,12 +145,16 @@ def test_blinks_are_removed_when_the_ica_is_fitted_on_a_decimated_capped_subset(
 
 
 def test_fit_rate_keeps_the_fit_band_free_of_aliasing():
-    assert ica_subset.fit_rate(1000.0, "eeg", None) == (4, None)
-    assert ica_subset.fit_rate(512.0, "eeg", None) == (2, None)
-    assert ica_subset.fit_rate(250.0, "eeg", None) == (1, None)
-    assert ica_subset.fit_rate(1000.0, "eeg", 2) == (2, None)
-    assert ica_subset.fit_rate(1000.0, "meg", None) == (4, None)
-    assert ica_subset.fit_rate(600.0, "meg", None) == (1, 250.0)
+    long, cap = 10 ** 7, 150_000
+    assert ica_subset.fit_rate(1000.0, "eeg", None, long, cap) == (4, None)
+    assert ica_subset.fit_rate(512.0, "eeg", None, long, cap) == (2, None)
+    assert ica_subset.fit_rate(250.0, "eeg", None, long, cap) == (1, None)
+    assert ica_subset.fit_rate(1000.0, "eeg", 2, long, cap) == (2, None)
+    assert ica_subset.fit_rate(1000.0, "meg", None, long, cap) == (4, None)
+    assert ica_subset.fit_rate(600.0, "meg", None, long, cap) == (1, 250.0)
+    # decimated only as far as the cap needs: 5 minutes at 1 kHz -> 500 Hz; 8 s -> 1 kHz
+    assert ica_subset.fit_rate(1000.0, "eeg", None, 300_000, cap) == (2, None)
+    assert ica_subset.fit_rate(1000.0, "eeg", None, 8_000, cap) == (1, None)
     # 250 Hz from 1 kHz: the 1-100 Hz filter's stop edge (125 Hz) is the new Nyquist.
     h = ephys.design(1000.0, 1.0, 100.0)
     freqs = np.fft.rfftfreq(1 << 16, 1e-3)

@@ -60,8 +60,8 @@ def test_preprocess_asks_for_its_peak_memory_and_less_than_twice_it(tmp_path):
 def test_estimates_read_the_store_shape_and_fall_back_without_it(tmp_path):
     raw = _eeg_store(tmp_path / "raw.zarr", 0.5)
     assert resources.signal_shape(raw) == (30_000, 64, 1000.0)
-    short = resources.preprocess(raw)
-    assert short["mem_mb"] < resources.preprocess(raw, max_samples=10 ** 7)["mem_mb"] or \
-        short["mem_mb"] == resources.preprocess(raw, max_samples=10 ** 7)["mem_mb"]
+    # the ICA fit data (capped by ica.max_samples) are what grows with the recording
+    assert resources.preprocess(raw, max_samples=1000)["mem_mb"] < \
+        resources.preprocess(raw)["mem_mb"]
     assert resources.preprocess(tmp_path / "missing.zarr") == resources.FALLBACK
     assert resources.preprocess(raw, mem_mb=123, runtime=7) == {"mem_mb": 123, "runtime": 7}

@@ -60,7 +60,7 @@ def preprocess(store: str | Path, *, mem_mb: int | None = None, runtime: int | N
     out = dict(FALLBACK)
     if shape is not None:
         n_times, n_ch, sfreq = shape
-        decim, resample_to = fit_rate(sfreq, "eeg", None)
+        decim, resample_to = fit_rate(sfreq, "eeg", None, n_times, max_samples)
         fit = min(max_samples, n_times * (resample_to or sfreq / decim) / sfreq)
         values = n_times * n_ch / 1e6
         out["mem_mb"] = int(MARGIN * (BASE_MB + FIT_MB_PER_MVALUES * fit * n_ch / 1e6))

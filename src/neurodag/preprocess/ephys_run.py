@@ -249,7 +249,8 @@ def _find_bads(p: _Plan, opts: dict) -> tuple[dict, Subset | None]:
     subset = None
     margin = _margin(p)
     if opts["ica"]["enabled"]:
-        decim, resample_to = fit_rate(p.sfreq, p.modality, opts["ica"]["decim"])
+        decim, resample_to = fit_rate(p.sfreq, p.modality, opts["ica"]["decim"], p.n,
+                                      opts["ica"]["max_samples"])
         subset = Subset(p.ds, p.info, p.spans, decim, resample_to, opts["ica"]["max_samples"])
         margin = blocks.margin_of([f for f in (p.notch, subset.fir) if f is not None])
         margin = max(margin, _margin(p))

@@ -103,7 +103,7 @@ def _label(raw_fit, ica, modality):
     if method == "megnet" and raw_fit.n_times < MEGNET_MIN_SAMPLES:
         return None, None, None, "none", (
             f"megnet needs at least {MEGNET_MIN_SAMPLES / MEGNET_SFREQ:g} s at 250 Hz; the "
-            f"recording has {raw_fit.n_times / raw_fit.info['sfreq']:.1f} s "
+            f"ICA fit data have {raw_fit.n_times / raw_fit.info['sfreq']:.1f} s "
             "(components labelled by EOG/ECG only)")
     if method == "megnet" and "mag" not in raw_fit.get_channel_types(picks=picks):
         return None, None, None, "none", "megnet needs magnetometers"

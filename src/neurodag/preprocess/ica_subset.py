@@ -7,15 +7,15 @@ lowest it allows), low-passed at 100 Hz when ICLabel labels the components, deci
 ``ica_decim`` and iterated at most ``ica_max_iterations`` (500) times. Here:
 
 - band: 1-100 Hz (ICLabel's and MEGnet's training band; 100 Hz capped below Nyquist);
-- rate: ``ica.decim`` (default: the largest factor that keeps the band free of aliasing,
-  i.e. a fit rate of at least twice the filter's stop edge, 125 Hz: 250 Hz from 1 kHz,
-  256 Hz from 512 Hz); MEG goes to 250 Hz (MEGnet), by decimation when the rate is a
-  multiple of it, otherwise by resampling each piece;
+- rate: ``ica.decim`` (default: the smallest factor that brings the recording within
+  ``ica.max_samples``, at most the largest that keeps the band free of aliasing, i.e. a
+  fit rate of at least twice the filter's stop edge, 125 Hz: 250 Hz from 1 kHz, 256 Hz
+  from 512 Hz; a short recording keeps all its samples); MEG goes to 250 Hz (MEGnet), by
+  decimation when the rate is a multiple of it, otherwise by resampling each piece;
 - length: blocks of the recording, evenly spread over it, up to ``ica.max_samples``
   samples at the fit rate (a block longer than that gives its first part) (default 150 000: 10 minutes at 250 Hz, over 300 samples per
   squared component for 20 components, far above the 20-30 x n^2 rule of thumb). A
-  recording shorter than that is used whole, so its fit is the one of the whole
-  recording at the fit rate.
+  recording that fits is used whole.
 """
 
 from __future__ import annotations
@@ -27,8 +27,14 @@ from . import blocks, ephys
 from .ica import MEGNET_SFREQ
 
 
-def fit_rate(sfreq: float, modality: str, decim: int | None) -> tuple[int, float | None]:
-    """``(decim, resample_to)``: the decimation factor, or a rate to resample to (MEG)."""
+def fit_rate(sfreq: float, modality: str, decim: int | None, n_times: int,
+             max_samples: int) -> tuple[int, float | None]:
+    """``(decim, resample_to)``: the decimation factor, or a rate to resample to (MEG).
+
+    By default EEG/sEEG/ECoG are decimated only as far as needed to fit ``max_samples``
+    (a short recording keeps every sample) and never below the rate that keeps the fit
+    band free of aliasing.
+    """
     if modality == "meg" and abs(sfreq - MEGNET_SFREQ) > 0.1:
         ratio = sfreq / MEGNET_SFREQ
         if abs(ratio - round(ratio)) < 1e-6:
@@ -40,7 +46,8 @@ def fit_rate(sfreq: float, modality: str, decim: int | None) -> tuple[int, float
     if high is None:
         return 1, None
     stop = high + min(max(0.25 * high, 2.0), sfreq / 2.0 - high)   # MNE's 'auto' transition
-    return max(1, int(np.floor(sfreq / (2.0 * stop) + 1e-9))), None
+    most = max(1, int(np.floor(sfreq / (2.0 * stop) + 1e-9)))
+    return min(most, max(1, int(np.ceil(n_times / max_samples)))), None
 
 
 def fit_high(sfreq: float) -> float | None:

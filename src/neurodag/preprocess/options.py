@@ -25,8 +25,8 @@ ICA
     (``ica.method: infomax`` is available). Components are removed where they are active
     (``ica.mode: targeted``, see :func:`neurodag.preprocess.ica.gate`), components labelled
     ``ica.remove`` with probability >= 0.7 (``ica.threshold``). The fit data are a 1-100 Hz
-    copy decimated so that the band stays free of aliasing (``ica.decim: null``; 250 Hz
-    from 1 kHz) and capped at ``ica.max_samples`` (150 000: 10 minutes at 250 Hz), as MNE
+    copy decimated as far as the cap needs without aliasing the band (``ica.decim: null``;
+    at most to 250 Hz from 1 kHz) and capped at ``ica.max_samples`` (150 000: 10 minutes at 250 Hz), as MNE
     and MNE-BIDS-Pipeline recommend (:mod:`neurodag.preprocess.ica_subset`).
 Calcium baseline: 20th percentile over 180 s
     Slow enough not to follow C. elegans state-dependent activity (reversals and
