@@ -168,6 +168,8 @@ def main(argv=None) -> int:
                    help="where to write (default: a temporary folder, removed at the end)")
     p.add_argument("--keep", action="store_true", help="keep the generated recordings")
     p.add_argument("--skip-mne", action="store_true", help="do not run MNE by hand")
+    p.add_argument("--skip-ours", action="store_true",
+                   help="run MNE by hand only (its own numbers; no neurodag run)")
     p.add_argument("--mne-minutes", type=float, nargs="*", default=None,
                    help="run MNE by hand only at these lengths (default: all)")
     args = p.parse_args(argv)
@@ -194,6 +196,15 @@ def main(argv=None) -> int:
                 print(f"{minutes:g} min: generated in {wall:.0f} s", flush=True)
             shutil.rmtree(work / "out", ignore_errors=True)
             est = resources.preprocess(work / "raw.zarr")
+            if args.skip_ours:
+                used = []
+                mne_run = run_measured([sys.executable, "-c", MNE_BY_HAND,
+                                        str(work / "raw.zarr"), str(work / "mne_raw.fif")],
+                                       env=env, usage=used)
+                (work / "mne_raw.fif").unlink(missing_ok=True)
+                print(f"{minutes:g} min: MNE by hand {mne_run[0]:.0f} s ({_cpu(used):.0f} s "
+                      f"CPU), {mne_run[1]:.0f} MB", flush=True)
+                continue
             used = []
             ours = run_measured([str(VENV_BIN / "neurodag"), "preprocess",
                                  str(work / "raw.zarr"), "--out", str(work / "out")], env=env,
@@ -222,7 +233,8 @@ def main(argv=None) -> int:
     finally:
         if not args.keep and args.workdir is None:
             shutil.rmtree(base, ignore_errors=True)
-    _report(rows)
+    if rows:
+        _report(rows)
     return 0
 
 

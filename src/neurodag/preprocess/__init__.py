@@ -2,6 +2,7 @@
 
 >>> from neurodag import preprocess
 >>> clean, qc = preprocess.run(ds, bandpass=[1, 40], ica={"n_components": 15})
+>>> qc = preprocess.write(store.read_signal("raw.zarr"), "clean.zarr")   # streamed
 >>> preprocess.DEFAULTS["eeg"]                     # the defaults, plain JSON
 >>> preprocess.check_options("eeg", {"ica": {"threshold": 0.8}})
 
@@ -11,7 +12,8 @@ Per modality (details in each module):
   frequency and its harmonics, band-pass, bad channels (flat; noisy by robust z-scores of
   amplitude and of correlation with neighbours), interpolation or dropping, reference
   (average for EEG and ECoG, bipolar along shafts for sEEG) and ICA with ICLabel (EEG) or
-  MEGnet (MEG) labels plus EOG/ECG correlation.
+  MEGnet (MEG) labels plus EOG/ECG correlation; read, cleaned and written block by block
+  (memory flat in the recording's length), ICA fitted on a decimated, capped subset.
 - fMRI (:mod:`~neurodag.preprocess.fmri`): confound regression, detrending, band-pass,
   standardisation with ``nilearn.signal.clean``.
 - Calcium (:mod:`~neurodag.preprocess.calcium`): neuropil subtraction, dF/F against a
