@@ -81,11 +81,14 @@ class Subset:
         per_block = max(1, int(np.ceil((block_spans[0][1] - block_spans[0][0])
                                        * self.rate / sfreq)))
         n_blocks = len(block_spans)
-        k = max(1, int(max_samples // per_block))
+        total = int(np.ceil(block_spans[-1][1] * self.rate / sfreq))
+        k = n_blocks if total <= max_samples else max(1, int(max_samples // per_block))
         chosen = range(n_blocks) if k >= n_blocks else \
             np.unique(np.round(np.linspace(0, n_blocks - 1, k)).astype(int))
         self.chosen = set(int(i) for i in chosen)
-        self.budget = int(max_samples // len(self.chosen))   # fit samples per piece
+        # fit samples per piece (all of them when the whole recording fits)
+        self.budget = int(max_samples if total <= max_samples else
+                          max_samples // len(self.chosen))
         self.pieces: list[tuple[int, int]] = []
         self.data: list[np.ndarray] = []
 
