@@ -217,3 +217,14 @@ def figure_args(wc):
     options = figure_needs(wc.paper, quick=QUICK, reference_cache=REFERENCE_CACHE)[1]
     args = ["--seed", str(config["seed"])] + (["--quick"] if QUICK else [])
     return shlex.join(args + _set_args(options))
+
+
+# -- job resources from the input's size (neurodag.resources) ------------------
+from neurodag import resources as job_resources
+
+
+def preprocess_resources(input):
+    """mem_mb and runtime of a preprocess job: estimated from its input store's shape
+    (neurodag.resources.preprocess), or the config's resources.preprocess."""
+    overrides = config.get("resources", {}).get("preprocess", {})
+    return job_resources.preprocess(input[0], **overrides)

@@ -24,7 +24,10 @@ ICA
     our synthetic blinks, muscle, heart and saccade components were right with FastICA
     (``ica.method: infomax`` is available). Components are removed where they are active
     (``ica.mode: targeted``, see :func:`neurodag.preprocess.ica.gate`), components labelled
-    ``ica.remove`` with probability >= 0.7 (``ica.threshold``).
+    ``ica.remove`` with probability >= 0.7 (``ica.threshold``). The fit data are a 1-100 Hz
+    copy decimated as far as the cap needs without aliasing the band (``ica.decim: null``;
+    at most to 250 Hz from 1 kHz) and capped at ``ica.max_samples`` (150 000: 10 minutes at 250 Hz), as MNE
+    and MNE-BIDS-Pipeline recommend (:mod:`neurodag.preprocess.ica_subset`).
 Calcium baseline: 20th percentile over 180 s
     Slow enough not to follow C. elegans state-dependent activity (reversals and
     forward runs last tens of seconds), short enough to track bleaching.
@@ -53,7 +56,8 @@ _ICA = {"enabled": True, "method": "fastica", "n_components": 20, "random_state"
         "max_iter": 500, "threshold": 0.7,
         "remove": ["eye blink", "muscle artifact", "heart beat", "line noise", "channel noise",
                    "eye movement"],
-        "eog": True, "ecg": True, "mode": "targeted", "gate_z": 3.0}
+        "eog": True, "ecg": True, "mode": "targeted", "gate_z": 3.0,
+        "decim": None, "max_samples": 150000}
 
 
 def _ephys(bandpass, reference, ica_enabled, method="fastica"):
@@ -218,6 +222,9 @@ def _check_ephys(o: dict) -> None:
     ica["n_components"] = _number("ica.n_components", ica["n_components"], low=2, integer=True)
     ica["random_state"] = _number("ica.random_state", ica["random_state"], low=0, integer=True)
     ica["max_iter"] = _number("ica.max_iter", ica["max_iter"], low=1, integer=True)
+    ica["decim"] = _number("ica.decim", ica["decim"], low=1, integer=True, nullable=True)
+    ica["max_samples"] = _number("ica.max_samples", ica["max_samples"], low=1000,
+                                 integer=True)
     ica["threshold"] = _number("ica.threshold", ica["threshold"], low=0, high=1)
     if not isinstance(ica["remove"], (list, tuple)):
         _fail("ica.remove", f"expected a list of component labels, got {ica['remove']!r}")
