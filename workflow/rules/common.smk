@@ -188,6 +188,9 @@ def analysis_outputs(dataset):
         out["trsa"] = (f"results/{dataset}/models/trsa", [f"results/{dataset}/models/trsa"])
     if "ntf" in analyses(dataset):
         out["ntf"] = (f"results/{dataset}/models/ntf", [f"results/{dataset}/models/ntf"])
+    if "connectivity" in analyses(dataset):
+        out["connectivity"] = (f"results/{dataset}/models/connectivity",
+                               [f"results/{dataset}/models/connectivity"])
     if config["datasets"][dataset].get("denoise"):
         out["denoised"] = (f"results/{dataset}", session_outputs(dataset, "denoised.zarr"))
     return out
