@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from nilearn import signal as nsignal
+from scipy.interpolate import CubicSpline
 from nilearn.interfaces.fmriprep import load_confounds_strategy
 
 from neurodag import io, preprocess, store, synth
@@ -95,6 +96,11 @@ def test_fd_spikes_censor_exactly_those_volumes_and_dummy_scans_are_dropped(raw)
     np.testing.assert_array_equal(np.round(masked).astype(int), SPIKES)
     assert qc["censoring"]["n_kept"] == N - 5
     assert qc["censoring"]["fraction_kept"] == pytest.approx((N - 5) / N)
+    # censored volumes inside hold the cubic spline through the cleaned kept volumes
+    keep = clean["sample_mask"].values
+    t = clean["time"].values
+    spline = CubicSpline(t[keep], clean["signal"].values[keep].astype(float))(t[~keep])
+    np.testing.assert_allclose(clean["signal"].values[~keep], spline, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("strategy", ["scrubbing", "compcor", "simple"])
