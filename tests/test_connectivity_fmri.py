@@ -130,3 +130,24 @@ def test_brainspace_qcfc_falls_after_denoising(reference_cache, tmp_path):
     # measured: median |QC-FC r| 0.406 -> 0.285 over ten 60-s windows, 311 parcels
     assert q["after"]["median_abs_r"] < q["before"]["median_abs_r"] - 0.05
     assert metrics["sessions"][0]["n_kept"] == 612
+
+
+def test_report_shows_carpet_matrices_qcfc_and_censoring(sessions, tmp_path):
+    from neurodag.report import pages
+
+    out = tmp_path / "connectivity"
+    step.run_stores(sessions, out)
+    raw = {p.parent.name: p.parent / "raw.zarr" for p in sessions[:2]}
+    page = pages.dataset_page("synth_fmri", raw, tmp_path / "reports" / "synth_fmri.html",
+                              products={"connectivity": out})
+    html = page.read_text()
+    assert 'id="connectivity"' in html and "QC-FC before denoising" in html
+    assert "parcel order" in html and "parcel-01, parcel-02" in html
+    figs = tmp_path / "reports" / "synth_fmri"
+    for name in ("connectivity_carpet_00.png", "connectivity_matrices.png",
+                 "connectivity_qcfc.png", "connectivity_matrices.json"):
+        assert (figs / name).is_file()
+    order = json.loads((figs / "connectivity_matrices.json").read_text())["parcel_order"]
+    assert order == [f"parcel-{i:02d}" for i in range(1, 25)]
+    # each session's QC: censoring, FD-DVARS correlation
+    assert "censoring" in html and "FD-DVARS correlation" in html and "% kept" in html

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from nilearn import signal as nsignal
-from scipy.interpolate import CubicSpline
 from nilearn.interfaces.fmriprep import load_confounds_strategy
+from scipy.interpolate import CubicSpline
 
 from neurodag import io, preprocess, store, synth
 from neurodag.cli import main

@@ -1,12 +1,6 @@
 # fMRI functional connectivity per session and QC-FC across them (analyses: connectivity).
 
 
-def connectivity_inputs(wc):
-    """Every session's clean.zarr, and raw.zarr beside it (QC-FC before denoising)."""
-    return {"clean": session_outputs(wc.dataset, "clean.zarr"),
-            "raw": session_outputs(wc.dataset, "raw.zarr")}
-
-
 rule connectivity:
     input:
         unpack(connectivity_inputs),
