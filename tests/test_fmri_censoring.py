@@ -188,3 +188,4 @@ def test_brainspace_confound_names_match_what_the_columns_are(reference_cache):
     small = ds.isel(channel=slice(0, None, 50))
     _, qc = preprocess.run(small, confounds="all", censor={"enabled": False})
     assert set(np.flatnonzero(spikes.sum(1))) <= set(qc["censoring"]["censored"])
+    assert qc["censoring"]["by"]["spike_columns"] == np.flatnonzero(spikes.sum(1)).tolist()

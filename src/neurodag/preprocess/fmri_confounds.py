@@ -65,6 +65,7 @@ class Selection:
     route: str
     dummy: list[int] = field(default_factory=list)
     dummy_how: str = ""
+    spike_columns: list[str] = field(default_factory=list)
     censored: dict[str, list[int]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -170,8 +171,14 @@ def select(ds, x: np.ndarray, opts: dict, name: str) -> tuple[Selection, dict]:
     for key, idx in found.items():
         sel.censored[key] = [int(i) for i in idx if i not in set(dummy)]
         flagged |= set(idx.tolist())
+    spikes = conf[[c for c in sel.spike_columns]].to_numpy().sum(axis=1) > 0 \
+        if sel.spike_columns else np.zeros(n, dtype=bool)
+    sel.censored["spike_columns"] = [int(i) for i in np.flatnonzero(spikes)
+                                     if i not in flagged]
+    flagged |= set(np.flatnonzero(spikes).tolist())
     removed = np.flatnonzero(~sel.kept)
-    sel.censored["other"] = [int(i) for i in removed if i not in flagged]
+    # the rest: short segments between censored volumes (min_segment, Power 2014)
+    sel.censored["segment"] = [int(i) for i in removed if i not in flagged]
     if censor["enabled"] and fd is None and censor["fd_threshold"] is not None:
         sel.notes.append("no framewise displacement (no motion columns): FD censoring skipped")
     return sel, traces
@@ -245,6 +252,7 @@ def _own(conf, strategy, opts, found, dummy, name) -> Selection:
             regressors = regressors.fillna({c: 0.0 if "derivative" in c else
                                             regressors[c].mean() for c in regressors})
     return Selection(regressors, kept, route="neurodag selection + nilearn prepare_output",
+                     spike_columns=[c for c in cols if "motion_outlier" in c],
                      notes=[] if cols or strategy == "none" else
                      [f"no confounds of strategy {strategy!r} in the recording: "
                       "detrending, band-pass and standardisation only"])
