@@ -189,3 +189,20 @@ def test_brainspace_confound_names_match_what_the_columns_are(reference_cache):
     _, qc = preprocess.run(small, confounds="all", censor={"enabled": False})
     assert set(np.flatnonzero(spikes.sum(1))) <= set(qc["censoring"]["censored"])
     assert qc["censoring"]["by"]["spike_columns"] == np.flatnonzero(spikes.sum(1)).tolist()
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"censor": {"fd_treshold": 0.3}}, r"preprocess.censor.fd_treshold: unknown option; "
+                                       r"did you mean 'fd_threshold'"),
+    ({"censor": {"fd_threshold": -1}}, r"preprocess.censor.fd_threshold: expected a number > 0"),
+    ({"dummy_scans": "some"}, r"preprocess.dummy_scans: expected an integer"),
+    ({"confounds": "scrubbing", "censor": {"enabled": False}},
+     r"preprocess.censor.enabled: false contradicts confounds: scrubbing"),
+    ({"censor": {"fd_threshold": None}}, r"preprocess.censor: enabled with neither"),
+    ({"confounds": "aroma"}, r"preprocess.confounds: expected one of .*did you mean"),
+])
+def test_bad_fmri_options_are_one_line(options, message):
+    from neurodag.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        preprocess.check_options("fmri", options)
