@@ -459,6 +459,7 @@ ANALYSIS_MODALITIES = {
     "glmhmm": ("spikes", "calcium"),
     "trsa": ("eeg", "meg", "seeg", "ecog", "fmri", "calcium"),
     "ntf": ("calcium",),
+    "connectivity": ("fmri",),
 }
 
 

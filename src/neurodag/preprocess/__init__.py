@@ -14,8 +14,10 @@ Per modality (details in each module):
   (average for EEG and ECoG, bipolar along shafts for sEEG) and ICA with ICLabel (EEG) or
   MEGnet (MEG) labels plus EOG/ECG correlation; read, cleaned and written block by block
   (memory flat in the recording's length), ICA fitted on a decimated, capped subset.
-- fMRI (:mod:`~neurodag.preprocess.fmri`): confound regression, detrending, band-pass,
-  standardisation with ``nilearn.signal.clean``.
+- fMRI (:mod:`~neurodag.preprocess.fmri`): dummy scans, confounds (nilearn's named
+  strategies or neurodag's selections), censoring by FD / standardised DVARS with
+  ``nilearn.signal.clean(sample_mask=...)``, detrending, band-pass, standardisation; the
+  sample mask goes into ``clean.zarr``.
 - Calcium (:mod:`~neurodag.preprocess.calcium`): neuropil subtraction, dF/F against a
   running-percentile baseline, optional OASIS deconvolution, per-neuron SNR.
 - Spikes (:mod:`~neurodag.preprocess.spikes`): unchanged; firing rates and silent units.
