@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_REAL = ROOT.parent / "shared" / "data" / "real"
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def real_data() -> Path:
     """Folder of real recordings (MNE test data); tests using it skip when it is absent."""
     if not SHARED_REAL.is_dir():
