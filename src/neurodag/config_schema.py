@@ -170,7 +170,9 @@ def _format(error: jsonschema.ValidationError, root: dict) -> str:
         options = ", ".join(map(str, error.validator_value))
         return f"{where}: {_describe(error.instance)} is not one of {options}{_suggest(error.instance, error.validator_value)}"
     if kind == "type":
-        return (f"{where}: expected {error.validator_value}, got {_describe(error.instance)} "
+        types = error.validator_value
+        types = " or ".join(types) if isinstance(types, list) else types
+        return (f"{where}: expected {types}, got {_describe(error.instance)} "
                 f"({type(error.instance).__name__})")
     if kind == "not" and isinstance(error.instance, str):
         return f"{where}: '{error.instance}' is reserved for a results folder; choose another name"

@@ -35,3 +35,16 @@ def suggest(word: str, options) -> str:
 
     match = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
     return f"; did you mean '{match[0]}'?" if match else ""
+
+
+def check_known(where: str, given, allowed) -> None:
+    """Raise a one-line :class:`ConfigError` naming the first key of ``given`` that is not
+    in ``allowed``, with the closest valid one: for keywords checked against a signature
+    found at run time (an MNE reader's); declared options use
+    :meth:`neurodag.options.Options.check`."""
+    allowed = sorted(allowed)
+    bad = [k for k in given if k not in allowed]
+    if bad:
+        takes = f"options: {', '.join(allowed)}" if allowed else "it takes no options"
+        raise ConfigError(f"{where}: unknown option {bad[0]!r}{suggest(bad[0], allowed)} "
+                          f"({takes})")

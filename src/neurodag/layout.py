@@ -13,6 +13,7 @@ folder. :func:`path` fills a pattern in.
     results/{dataset}/models/glmhmm/{session}/K{k}.nc  metrics.json
     results/{dataset}/models/ntf/rank{r}.nc  metrics.json
     results/{dataset}/models/trsa/trsa.nc  metrics.json
+    results/{dataset}/models/connectivity/connectivity.nc  metrics.json
     results/models/denoiser_{budget}/    model.pt  config.json  metrics.json
     results/reports/{dataset}.html  {dataset}/ (figures, summary.json)  index.html
     results/figures/{paper}/             PNG + JSON; results/figures/index.html
@@ -44,12 +45,14 @@ MODELS = f"{RESULTS}/{{dataset}}/models"
 GLMHMM = f"{MODELS}/glmhmm/{{session}}"
 NTF = f"{MODELS}/ntf"
 TRSA = f"{MODELS}/trsa"
+CONNECTIVITY = f"{MODELS}/connectivity"
 
 # -- inside a model's folder -------------------------------------------------------------
 METRICS = "metrics.json"
 GLMHMM_FIT = "K{k}.nc"
 NTF_FIT = "rank{rank}.nc"
 TRSA_RESULTS = "trsa.nc"
+CONNECTIVITY_RESULTS = "connectivity.nc"
 
 # -- run-wide --------------------------------------------------------------------------
 DENOISER = f"{RESULTS}/models/denoiser_{{budget}}"

@@ -284,10 +284,13 @@ def _coerce(tp, value, path: str, meta: Mapping):
         if value is None and type(None) in args:
             return None
         kind = _kind(value)
+        names = " or ".join(_describe(a) for a in args)
         for arg in args:   # the branch that takes this kind of value decides the message
             if arg is not type(None) and kind in json_kinds(arg):
+                if typing.get_origin(arg) is Literal and value not in typing.get_args(arg):
+                    fail(path, f"expected {names}, got {value!r}"
+                               f"{suggest(value, typing.get_args(arg)) if kind == 'string' else ''}")
                 return _coerce(arg, value, path, meta)
-        names = " or ".join(_describe(a) for a in args)
         fail(path, f"expected {names}, got {value!r}")
     if tp is Any:
         return copy.deepcopy(value)

@@ -157,4 +157,19 @@ class TRSAMetrics(Record):
     note: str | None = None
 
 
-__all__ = ["Record", "QC", "GLMHMMMetrics", "NTFMetrics", "TRSAMetrics"]
+@dataclasses.dataclass(kw_only=True)
+class ConnectivityMetrics(Record):
+    """``metrics.json`` of fMRI connectivity (:mod:`neurodag.steps.connectivity`): the
+    parcels, each session's kept volumes and motion, the QC-FC summaries."""
+
+    kind: str
+    atlas: str
+    atlas_reference: str
+    n_parcels: int
+    parcels_dropped: list
+    sessions: list
+    qcfc: dict
+    options: dict
+
+
+__all__ = ["Record", "QC", "GLMHMMMetrics", "NTFMetrics", "TRSAMetrics", "ConnectivityMetrics"]

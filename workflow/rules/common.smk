@@ -57,6 +57,12 @@ def session_outputs(dataset, pattern):
     return [session_path(pattern, dataset, sid) for sid in SESSIONS[dataset]]
 
 
+def session_keyed(dataset, role, pattern):
+    """--in ROLE[DATASET/SESSION]=PATH for each session of a dataset."""
+    return keyed(role, {f"{dataset}/{sid}": session_path(pattern, dataset, sid)
+                        for sid in SESSIONS[dataset]})
+
+
 # -- ingest ---------------------------------------------------------------------------
 
 def ingest_inputs(wc):
@@ -260,3 +266,14 @@ def figure_args(wc):
     inputs, options = figure_needs(wc.paper, quick=QUICK, reference_cache=REFERENCE_CACHE)
     args = keyed("needs", inputs) + ["--seed", str(config["seed"])] + (["--quick"] if QUICK else [])
     return shlex.join(args + _set_args(options))
+
+
+# -- job resources from the input's size (neurodag.resources) ------------------
+from neurodag import resources as job_resources
+
+
+def preprocess_resources(input):
+    """mem_mb and runtime of a preprocess job: estimated from its input store's shape
+    (neurodag.resources.preprocess), or the config's resources.preprocess."""
+    overrides = config.get("resources", {}).get("preprocess", {})
+    return job_resources.preprocess(input[0], **overrides)

@@ -41,5 +41,8 @@ class TrainingOptions(Options):
                                  ge=1)
     threshold: float = option(0.05, "contamination score below which a patch is left as it "
                                     "is", ge=0)
+    min_ratio: float = option(0.3, "the artifact-ratio gate: a window is corrected only where "
+                                   "the network's estimated artifact is at least this "
+                                   "fraction of the signal (rms)", ge=0)
     evaluate_test: bool = option(True, "score the test split after training")
-    clean_fraction: float = option(0.1, "fraction of epochs with no EMG", ge=0, le=1)
+    clean_fraction: float = option(0.25, "fraction of epochs with no EMG", ge=0, le=1)

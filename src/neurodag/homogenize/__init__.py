@@ -18,7 +18,7 @@ Modules:
 :mod:`~neurodag.homogenize.channels`     EEG/MEG/sEEG/fMRI sessions -> (session, time,
                                          channel | region)
 :mod:`~neurodag.homogenize.regions`      contacts, parcels and voxels -> atlas regions
-:mod:`~neurodag.homogenize.step`         the DAG step: stores -> one stacked store (options checked)
+:mod:`~neurodag.homogenize.options`      the options of each kind (step: neurodag.steps.homogenize)
 
 DESIGN.md places homogenization under ``preprocess/``; it lives here as its own package.
 """

@@ -5,9 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from ..options import Options, option
+from ..options import Options, fail, option
 
 PARCELLATIONS = ("power", "dosenbach", "seitzman")
+#: The options of NWB files from other tools (:mod:`.nwb_foreign`, :mod:`.nwb_units`).
+NWB_OPTIONS = ("series", "bin_width")
+
+
+def _non_empty(value, path):
+    if value == "":
+        fail(path, "expected a non-empty string, got ''")
+    return value
 
 
 @dataclass(frozen=True)
@@ -22,7 +30,7 @@ class ReaderOptions(Options):
         None, "repetition time in s: overrides the NIfTI/MGZ/GIFTI header; gives fMRI ROI "
               "tables their rate (sfreq = 1 / tr)", gt=0, lt=float("inf"))
     units: str | None = option(None, "units of calcium traces (default a.u.; CaImAn F_dff "
-                                     "is dF/F)")
+                                     "is dF/F)", check=_non_empty)
     line_freq: float | None = option(None, "power-line frequency in Hz, stored as attr "
                                            "line_freq", gt=0, lt=float("inf"))
     parcellation: Literal["power", "dosenbach", "seitzman"] | None = option(
@@ -38,6 +46,17 @@ class ReaderOptions(Options):
         None, "true: keep suite2p ROIs that iscell.npy does not classify as cells and CaImAn "
               "components outside estimates/idx_components (default false: cells/accepted "
               "components only)")
+    reader: dict | None = option(
+        None, "keyword arguments for the MNE reader of an EEG/MEG/iEEG file (e.g. {data_format: "
+              "int16} for mne.io.read_raw_cnt), checked against that reader's signature")
+    # NWB files from other tools (DANDI assets, neuroconv): see neurodag.io.nwb_foreign
+    series: str | None = option(
+        None, "NWB files from other tools: which series to read when the file holds several "
+              "(its path in the file, e.g. processing/ecephys/LFP/ElectricalSeries, or its "
+              "name when unique); the candidates are listed when it is needed",
+        check=_non_empty)
+    bin_width: float | None = option(None, "NWB Units tables: bin width in s for spike counts "
+                                           "(default 0.01)", gt=0, lt=float("inf"))
 
     def given(self) -> dict:
         """The options that are set (not None), for the readers."""

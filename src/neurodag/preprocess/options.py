@@ -26,7 +26,17 @@ ICA
     our synthetic blinks, muscle, heart and saccade components were right with FastICA
     (``ica.method: infomax`` is available). Components are removed where they are active
     (``ica.mode: targeted``, see :func:`neurodag.preprocess.ica.gate`), components labelled
-    ``ica.remove`` with probability >= 0.7 (``ica.threshold``).
+    ``ica.remove`` with probability >= 0.7 (``ica.threshold``). The fit data are a 1-100 Hz
+    copy decimated as far as the cap needs without aliasing the band (``ica.decim: null``;
+    at most to 250 Hz from 1 kHz) and capped at ``ica.max_samples`` (150 000: 10 minutes at 250
+    Hz), as MNE and MNE-BIDS-Pipeline recommend (:mod:`neurodag.preprocess.ica_subset`).
+fMRI censoring: FD > 0.5 mm, segments shorter than 5 volumes, no minimum time
+    nilearn's ``scrubbing`` values (fMRIPrep's outlier threshold; Power et al. 2014's
+    segment rule). Standardised DVARS censors (> 1.5, nilearn's) only with
+    ``confounds: scrubbing`` unless set (``std_dvars_threshold: auto``): XCP-D leaves it
+    off by default, and DVARS computed from parcels rather than voxels is heavier-tailed
+    (on nitime's 31 ROIs 1.5 would censor 54 of 250 volumes). ``min_time: 0`` refuses no
+    run unless asked (XCP-D uses 240 s; the reference runs here last 40-54 s).
 Calcium baseline: 20th percentile over 180 s
     Slow enough not to follow C. elegans state-dependent activity (reversals and
     forward runs last tens of seconds), short enough to track bleaching.
@@ -34,6 +44,7 @@ Calcium baseline: 20th percentile over 180 s
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -49,8 +60,10 @@ MEGNET_CLASSES = ("brain/other", "eye blink", "heart beat", "eye movement")
 #: Classes that are never removed, whatever the options say.
 KEEP_CLASSES = ("brain", "other", "brain/other")
 ARTIFACT_CLASSES = tuple(c for c in (*ICLABEL_CLASSES, *MEGNET_CLASSES) if c not in KEEP_CLASSES)
-#: fMRI confound strategies (or give a list of column names).
-CONFOUND_STRATEGIES = ("default", "motion", "compcor", "none")
+#: fMRI confound strategies (or give a list of column names): neurodag's own selections
+#: and the named strategies read through nilearn (:mod:`neurodag.preprocess.fmri_confounds`).
+CONFOUND_STRATEGIES = ("default", "motion", "all", "none", "simple", "scrubbing", "compcor",
+                       "ica_aroma", "24P", "36P")
 
 
 def _band(value, path):
@@ -136,6 +149,10 @@ class ICA(Options):
     mode: Literal["targeted", "full"] = option(
         "targeted", "remove components where they are active (targeted) or everywhere")
     gate_z: float = option(3.0, "targeted mode: activity threshold (robust z-score)", gt=0)
+    decim: int | None = option(None, "decimation of the fit data (default: as far as "
+                                     "max_samples needs, keeping 1-100 Hz)", ge=1)
+    max_samples: int = option(150000, "samples the ICA is fitted on at most (blocks spread "
+                                      "over the recording)", ge=1000)
 
 
 @dataclass(frozen=True)
@@ -179,18 +196,53 @@ class ECoG(SEEG):
 
 
 @dataclass(frozen=True)
-class FMRI(Options):
-    """fMRI: confound regression, detrend, band-pass, standardisation (nilearn)."""
+class Censor(Options):
+    """fMRI censoring: volumes with too much motion, and the short segments between them."""
 
-    confounds: Literal["default", "motion", "compcor", "none"] | list[str] = option(
-        "default", "confound strategy, or a list of confound column names")
+    enabled: bool = option(True, "censor volumes (nilearn's sample_mask)")
+    fd_threshold: float | None = option(0.5, "framewise displacement (mm) above which a "
+                                             "volume is censored (null: not by FD)", gt=0)
+    std_dvars_threshold: Literal["auto"] | float | None = option(
+        "auto", "standardised DVARS above which a volume is censored (auto: 1.5 with "
+                "confounds scrubbing, else off; null: off)", gt=0)
+    min_segment: int = option(5, "kept segments shorter than this many volumes are censored "
+                                 "too", ge=0)
+    min_time: float = option(0.0, "a run with fewer kept seconds is refused", ge=0)
+
+
+@dataclass(frozen=True)
+class FMRI(Options):
+    """fMRI: dummy scans, confounds, censoring, detrend, band-pass, standardisation
+    (nilearn)."""
+
+    confounds: Literal["default", "motion", "all", "none", "simple", "scrubbing", "compcor",
+                       "ica_aroma", "24P", "36P"] | list[str] = option(
+        "default", "confound strategy (simple..36P through nilearn's load_confounds), or a "
+                   "list of confound column names")
+    global_signal: bool = option(False, "also regress the global signal")
+    dummy_scans: int | Literal["auto"] = option(
+        "auto", "volumes dropped at the start (auto: the non_steady_state_outlier columns)",
+        ge=0)
+    censor: Censor = option(Censor(), "censoring")
     detrend: bool = option(True, "remove linear trends")
     bandpass: list[float | None] = _band_option([0.01, 0.1], "band-pass [low, high] in Hz "
                                                 "(null: no edge)")
     standardize: Literal["zscore_sample", "zscore", "psc", "none"] = option(
         "zscore_sample", "standardisation of each signal")
-    fd_threshold: float = option(0.5, "framewise displacement (mm) above which a volume "
-                                      "counts as moving, in qc.json", gt=0)
+
+    def validate(self, where):
+        c = self.censor
+        if c.std_dvars_threshold == "auto":   # nilearn's scrubbing preset, else off (XCP-D)
+            c = dataclasses.replace(c, std_dvars_threshold=1.5 if self.confounds == "scrubbing"
+                                    else None)
+            object.__setattr__(self, "censor", c)   # resolved while the instance is built
+        if c.enabled and c.fd_threshold is None and c.std_dvars_threshold is None:
+            fail(f"{where}.censor", "enabled with neither fd_threshold nor "
+                                    "std_dvars_threshold; set one or enabled: false")
+        if self.confounds == "scrubbing" and not c.enabled:
+            fail(f"{where}.censor.enabled", "false contradicts confounds: scrubbing (a "
+                                            "strategy that censors); choose another strategy "
+                                            "or enable censoring")
 
 
 @dataclass(frozen=True)

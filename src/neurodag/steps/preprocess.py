@@ -1,6 +1,8 @@
 """The ``preprocess`` step: artifact removal of one session, ``raw.zarr`` -> ``clean.zarr``
-and ``qc.json`` (:func:`neurodag.preprocess.run`; the options of the session's modality,
-:mod:`neurodag.preprocess.options`). The clean store keeps the recording's ``source``."""
+and ``qc.json`` (:func:`neurodag.preprocess.write`; the options of the session's modality,
+:mod:`neurodag.preprocess.options`). A streaming step: EEG/MEG/sEEG/ECoG are read and
+written block by block into the runner's temporary path. The clean store keeps the
+recording's ``source``."""
 
 from __future__ import annotations
 
@@ -13,12 +15,12 @@ from .contract import Arg, Input, Output, Step, Variants
 def compute(inputs, options: dict, ctx):
     from .. import preprocess
 
-    clean, qc = preprocess.run(inputs.read("raw"), **options)
-    ctx.stamp(clean)
+    raw = ctx.stamp(inputs.read("raw"))   # the clean store keeps these attrs
+    qc = preprocess.write(raw, ctx.out["clean"], **options)
     declared = set(QC.__dataclass_fields__) - {"rest", "provenance"}
     record = QC(**{k: v for k, v in qc.items() if k in declared},
                 rest={k: v for k, v in qc.items() if k not in declared})
-    return {"clean": clean, "qc": record}
+    return {"qc": record}
 
 
 STEP = Step(
