@@ -301,11 +301,16 @@ def read_mne(path: Path, side: dict, *, modality: str | None = None, sfreq: floa
     if raw.info["bads"]:
         ds.attrs["bad_channels"] = [str(b) for b in raw.info["bads"]]
     ds.attrs["source_files"] = _companions(path, raw)
+    from ..metadata.header import annotate_mne
+
+    annotate_mne(ds.attrs, raw, path)  # date, subject, devices the header states
     if in_bids:
+        from ..metadata.bids import annotate_bids
         from .bids import recording_files
 
         ds.attrs["reader"] = "mne_bids.read_raw_bids"
         ds.attrs["source_files"] += recording_files(path)
+        annotate_bids(ds.attrs, path)  # participants, scans, sidecar: over the header's
     return ds
 
 
