@@ -303,7 +303,7 @@ def read_mne(path: Path, side: dict, *, modality: str | None = None, sfreq: floa
     ds.attrs["source_files"] = _companions(path, raw)
     from ..metadata.header import annotate_mne
 
-    annotate_mne(ds.attrs, raw, path)  # date, subject, devices the header states
+    annotate_mne(ds.attrs, raw, path, subject_info=not in_bids)  # date, subject, devices
     if in_bids:
         from ..metadata.bids import annotate_bids
         from .bids import recording_files

@@ -129,12 +129,12 @@ def check_config(config_meta: Mapping, where: str, sessions: Mapping[str, str]) 
     """
     base = {k: v for k, v in config_meta.items() if k not in OVERRIDES}
     check(base, where)
-    for level, known in (("subjects", set(sessions.values())), ("sessions", set(sessions))):
+    for level, known in (("subjects", sorted(set(sessions.values()))), ("sessions", sorted(sessions))):
         for label, values in (config_meta.get(level) or {}).items():
             if str(label) not in known:
                 raise ConfigError(f"{where}.{level}.{label}: no such "
                                   f"{level[:-1]} in this dataset{suggest(label, known)}"
-                                  f" (it has {', '.join(sorted(known))})")
+                                  f" (it has {', '.join(known)})")
             check(values, f"{where}.{level}.{label}")
     for sid, sub in sessions.items():
         values = resolve(config_meta, session=sid, subject=sub)

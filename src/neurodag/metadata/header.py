@@ -85,7 +85,7 @@ def _devices(info, path: Path) -> tuple[list[dict], str] | None:
     return None
 
 
-def annotate_mne(attrs: dict, raw, path) -> dict:
+def annotate_mne(attrs: dict, raw, path, *, subject_info: bool = True) -> dict:
     """Write what ``raw.info`` (and an EDF+ header) states into ``attrs`` with its source.
 
     Parameters
@@ -96,6 +96,10 @@ def annotate_mne(attrs: dict, raw, path) -> dict:
         The opened recording.
     path : path-like
         The recording (its extension says whether its clock has a time zone).
+    subject_info : bool
+        Read ``info["subject_info"]``. False for a recording opened by mne-bids, which
+        replaces it with participants.tsv's values and a birthday computed from the age
+        (an approximation, not a statement); :mod:`.bids` reads participants.tsv itself.
     """
     path = Path(path)
     info = raw.info
@@ -111,7 +115,7 @@ def annotate_mne(attrs: dict, raw, path) -> dict:
         if path.suffix.lower() in _NO_ZONE:
             note(attrs, f"session_start_time: the {path.suffix.lower()} header gives a clock "
                         "time without a time zone; MNE reads it as UTC")
-    subject = info.get("subject_info") or {}
+    subject = (info.get("subject_info") or {}) if subject_info else {}
     if subject.get("sex") in (1, 2):
         put("sex", {1: "M", 2: "F"}[subject["sex"]], "subject_info")
     birthday = subject.get("birthday")
