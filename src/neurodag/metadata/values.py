@@ -76,13 +76,17 @@ def sex(value, key: str = "sex", species_: str | None = None) -> str:
     return code
 
 
-def _duration(text: str) -> _dt.timedelta | None:
-    if not _DURATION.fullmatch(text):
-        return None
-    import isodate
+#: Seconds per unit, to order the bounds of an age range (years and months on average).
+_SECONDS = (365.2425 * 86400, 30.436875 * 86400, 7 * 86400, 86400, None, 3600, 60, 1)
 
-    d = isodate.parse_duration(text)
-    return d.totimedelta(start=_dt.datetime(2000, 1, 1)) if isinstance(d, isodate.Duration) else d
+
+def _duration(text: str) -> float | None:
+    """Length of an ISO 8601 duration in seconds (None if it is not one)."""
+    match = _DURATION.fullmatch(text)
+    if not match:
+        return None
+    return sum(float(part[:-1]) * unit for part, unit in zip(match.groups(), _SECONDS, strict=True)
+               if part and unit)
 
 
 def age(value, key: str = "age") -> str:
