@@ -351,3 +351,76 @@ def test_dandi_validate_accepts_organized_files_with_metadata_and_refuses_withou
         else:
             assert res.returncode != 0
             assert "NWBI.check_subject_sex" in res.stdout + res.stderr
+
+
+# ---------------------------------------------------------------------------- the workflow
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_workflow_passes_config_metadata_and_reports_the_dandi_profile(small_run):
+    results = small_run / "results"
+    worm = _nwb(results / "tiny_worm/sub-01/raw.nwb")["subject"]
+    assert (worm["species"], worm["sex"], worm["age"]) == ("Caenorhabditis elegans", "XX", "P0D/")
+    assert json.loads((results / "tiny_worm/sub-01/dandi.json").read_text())["clean"]
+    spikes = _nwb(results / "tiny_spikes/sub-01/raw.nwb")["subject"]  # no metadata given
+    assert (spikes["species"], spikes["sex"], spikes["age"]) == (None, None, None)
+    report = json.loads((results / "tiny_spikes/sub-01/dandi.json").read_text())
+    assert report["metadata_missing"] == ["species", "sex", "age", "session_start_time"]
+    log = (results / "logs/ingest/tiny_spikes/sub-01.log").read_text()
+    assert "DANDI CRITICAL: check_subject_sex" in log
+    page = (results / "reports/tiny_spikes.html").read_text()
+    assert 'id="dandi-table"' in page and "check_subject_sex" in page
+    assert "0 of 1 NWB files clean" in page and "start time unknown" in page
+    assert "1 of 1 NWB files clean" in (results / "reports/tiny_worm.html").read_text()
+
+
+#: Short versions of the default config's synthetic sessions (the metadata is the config's).
+_SHORT = {"eeg": {"duration": 5.0}, "meg": {"duration": 5.0}, "seeg": {"duration": 5.0},
+          "fmri": {"n_volumes": 30}, "calcium": {"duration": 30.0},
+          "spikes": {"n_sequences": 2, "n_bins": 200}}
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_default_config_nwb_files_are_dandi_clean_and_pass_dandi_validate(
+        repo_root, reference_cache, tmp_path):
+    from neurodag import reference, synth
+
+    cfg = config.check(config.load_yaml(repo_root / "config" / "config.yaml"))
+    files = []
+    for name, entry in cfg["datasets"].items():
+        if entry["modality"] == "connectome":
+            continue
+        session = next(iter(config.sessions(cfg, name).values()))
+        meta = metadata.resolve(entry["metadata"], session=session.id, subject=session.subject)
+        out = tmp_path / name
+        if session.synthetic:
+            sim = synth.generate(session.synthetic, seed=session.seed, subject=session.subject,
+                                 **{**session.params, **_SHORT[session.synthetic]})
+            written = ingest.write(sim.data, out, metadata=meta)
+        else:
+            written = reference.ingest_session(
+                session.reference, session.id, reference_cache(session.reference), out,
+                metadata=meta, **entry["ingest"])
+        report = json.loads(written["dandi"].read_text())
+        assert report["clean"], (name, [r for r in report["findings"]
+                                        if r["severity"] != "BEST_PRACTICE_SUGGESTION"])
+        subject = _nwb(written["nwb"])["subject"]
+        assert subject["species"] == metadata.check(meta)["species"] != values_metazoa()
+        assert (subject["sex"], subject["age"]) == (meta["sex"], meta["age"])
+        files.append(written["nwb"])
+    folder = tmp_path / "dandiset"
+    folder.mkdir()
+    (folder / "dandiset.yaml").write_text("identifier: DANDI:000000\nname: neurodag\n")
+    res = _dandi("organize", "-f", "copy", *map(str, files), cwd=folder)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert len(list(folder.rglob("*.nwb"))) == len(files)
+    res = _dandi("validate", ".", cwd=folder)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
+    assert "No errors found" in res.stdout
+
+
+def values_metazoa() -> str:
+    """The placeholder species neurodag once wrote (NCBI taxon Metazoa): never again."""
+    return "http://purl.obolibrary.org/obo/NCBITaxon_33208"
