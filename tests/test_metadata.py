@@ -191,6 +191,10 @@ def test_config_overrides_bids_and_header(bids_root, tmp_path):
     assert nwb["start"] == dt.datetime(2021, 6, 7, 9, 0, tzinfo=UTC)
     assert nwb["experimenter"] == ["Doe, Jane"]
     assert json.loads(out["dandi"].read_text())["clean"]  # species from BIDS, rest config
+    keys = [*metadata.KEYS, metadata.SOURCES, metadata.START_SOURCE, metadata.MISSING]
+    with store.read_nwb(out["nwb"]) as back:  # the metadata round-trip through NWB
+        assert {k: back.attrs.get(k) for k in keys} == {k: ds.attrs.get(k) for k in keys}
+    assert "started 2021-06-07T11:00:00+02:00 (config)" in ingest.validate_path(out["nwb"])
 
 
 def test_resolve_applies_subject_then_session_overrides():
