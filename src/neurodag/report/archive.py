@@ -48,11 +48,13 @@ def metadata_row(session: Session) -> dict:
 
 def section(sessions: list[Session]) -> dict | None:
     """Rows for the page: ``metadata`` (one per session), ``findings`` (file, check,
-    severity, message, most serious first), ``counts`` per severity and how many files
-    are ``clean`` under the DANDI profile; None without sessions."""
+    severity, message, most serious first), ``counts`` per severity, how many files are
+    ``clean`` under the DANDI profile and which checks were ``skipped`` for which
+    sessions; None without sessions."""
     if not sessions:
         return None
     findings, counts, clean, checked = [], dict.fromkeys(LEVELS, 0), 0, 0
+    skipped: dict[str, list[str]] = {}
     for s in sessions:
         path = s.path.parent / REPORT_NAME
         if not path.is_file():
@@ -60,10 +62,12 @@ def section(sessions: list[Session]) -> dict | None:
         report = read_json(path, "DANDI report")
         checked += 1
         clean += bool(report.get("clean"))
+        for check in report.get("skipped", []):
+            skipped.setdefault(check, []).append(s.key)
         for row in report.get("findings", []):
             counts[row["severity"]] = counts.get(row["severity"], 0) + 1
             findings.append({"file": f"{s.key}/{report.get('file', 'raw.nwb')}", **row})
     findings.sort(key=lambda r: (LEVELS.index(r["severity"]), r["check"], r["file"]))
     return {"metadata": [metadata_row(s) for s in sessions], "findings": findings,
             "counts": {k: v for k, v in counts.items() if v}, "clean": clean,
-            "checked": checked}
+            "checked": checked, "skipped": skipped}
