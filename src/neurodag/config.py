@@ -408,6 +408,7 @@ def check(config: Mapping, schema: str | Path | Mapping | None = None) -> dict:
         _check_homogenize(name, entry, out["datasets"])
         _check_analyses(name, entry)
         found = sessions(out, name)  # globs must match; session ids must be unique
+        _check_reader(name, entry, found)
         _check_metadata(name, entry, found)
     for name, entry in out["datasets"].items():
         if entry["homogenize"]["enabled"]:
@@ -420,6 +421,18 @@ def check(config: Mapping, schema: str | Path | Mapping | None = None) -> dict:
         except ConfigError as e:
             raise ConfigError(f"config: {e}") from None
     return out
+
+
+def _check_reader(name: str, entry: Mapping, found: Mapping) -> None:
+    """``ingest.reader``: keywords of the MNE reader of each recording the dataset lists
+    (synthetic recordings do not exist yet: ingest checks those)."""
+    options = entry.get("ingest", {}).get("reader")
+    if not options:
+        return
+    from . import io
+
+    recordings = [s.inputs[0] for s in found.values() if s.inputs and not s.reference]
+    io.check_reader_options(recordings, options, f"config: datasets.{name}.ingest.reader")
 
 
 #: The homogenize keys that apply to each kind of dataset.
