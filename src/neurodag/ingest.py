@@ -87,7 +87,7 @@ def write(ds, out_dir: str | Path, *, nwb_compression: str | None = None,
             raise ContractError(str(e).replace(str(zarr_path), source or str(zarr_path), 1)) from None
         store.write_nwb(store.read_signal(zarr_path), nwb_path, compression=nwb_compression)
         skipped = _skipped(ds)
-        findings = nwb_inspect.inspect(nwb_path, ignore=skipped)
+        findings = nwb_inspect.inspect_file(nwb_path, ignore=skipped)
         problems = nwb_inspect.problems(findings)
         if problems:
             raise RuntimeError(f"{nwb_path}: nwbinspector: {problems[0]}")

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from functools import cache
 from pathlib import Path
 
 from ..errors import InputError
@@ -33,14 +32,14 @@ LEVELS = ("ERROR", "PYNWB_VALIDATION", "CRITICAL", "BEST_PRACTICE_VIOLATION",
 _GATE = LEVELS[:4]
 
 
-@cache
 def _dandi_levels() -> dict[str, str]:
+    """Check name -> importance under nwbinspector's ``dandi`` config (a small YAML file)."""
     from nwbinspector import load_config
 
     return {check: level for level, checks in load_config("dandi").items() for check in checks}
 
 
-def inspect(path, *, ignore: Sequence[str] = ()) -> list[dict]:
+def inspect_file(path, *, ignore: Sequence[str] = ()) -> list[dict]:
     """Run nwbinspector (every importance) and pynwb's validation on an NWB file.
 
     Parameters
@@ -142,7 +141,7 @@ def inspect_nwb(path, *, ignore: Sequence[str] = ()) -> list[str]:
     InputError
         If the file does not exist.
     """
-    return problems(inspect(path, ignore=ignore))
+    return problems(inspect_file(path, ignore=ignore))
 
 
 #: Provenance attrs of the recording copied into the DANDI report.
@@ -157,7 +156,7 @@ def dandi_report(path, findings: list[dict], attrs, *, skipped: Sequence[str] = 
     path : path-like
         The NWB file.
     findings : list of dict
-        :func:`inspect` of it.
+        :func:`inspect_file` of it.
     attrs : mapping
         The attrs of the Dataset written (metadata and provenance).
     skipped : sequence of str
