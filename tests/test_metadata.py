@@ -166,8 +166,11 @@ def test_bids_species_column_and_sex_spelling_are_read(bids_root):
     lines[0] += "\tspecies"
     lines[1] = lines[1].replace("\tF\t", "\tmale\t") + "\tmus musculus"
     table.write_text("\n".join(lines) + "\n")
+    meta = json.loads((bids_root / "participants.json").read_text())
+    meta["age"]["Units"] = "days"
+    (bids_root / "participants.json").write_text(json.dumps(meta))
     ds = io.read(_recording(bids_root))
-    assert (ds.attrs["species"], ds.attrs["sex"]) == ("Mus musculus", "M")
+    assert (ds.attrs["species"], ds.attrs["sex"], ds.attrs["age"]) == ("Mus musculus", "M", "P31D")
 
 
 def test_bids_sessions_list_the_metadata_sidecars_as_inputs(bids_root):

@@ -103,8 +103,13 @@ def _participant(root: Path, subject: str, attrs: dict) -> tuple[dict, dict]:
         if _given(row.get("age")):
             meta = _json(root / "participants.json") if (root / "participants.json").is_file() \
                 else {}
-            unit = str((meta.get("age") or {}).get("Units", "years")).strip().lower()
-            out["age"] = (_age(row["age"], _AGE_UNITS.get(unit, "Y"), where), src)
+            age = meta.get("age") if isinstance(meta.get("age"), dict) else {}
+            unit = str(age.get("Units", "years")).strip().lower()
+            if unit in _AGE_UNITS:
+                out["age"] = (_age(row["age"], _AGE_UNITS[unit], where), src)
+            else:
+                note(attrs, f"age: participants.json gives age units {unit!r}, not years, "
+                            "months, weeks or days; not used")
         for key in ("strain", "genotype"):
             if _given(row.get(key)):
                 out[key] = (str(row[key]).strip(), src)
