@@ -40,6 +40,7 @@ include: "workflow/rules/ingest.smk"
 include: "workflow/rules/preprocess.smk"
 include: "workflow/rules/homogenize.smk"
 include: "workflow/rules/models.smk"
+include: "workflow/rules/connectivity.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/figures.smk"
 

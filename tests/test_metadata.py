@@ -114,6 +114,53 @@ def test_unknown_sex_in_a_header_is_not_a_statement(tmp_path):
     assert "sex" not in ds.attrs
 
 
+# ---------------------------------------------------------------------------- NWB files
+
+
+def _foreign_nwb(path, start, **subject):
+    """An NWB file of another tool (pynwb's mock helpers): one Units table, the subject given."""
+    from pynwb import NWBHDF5IO
+    from pynwb.file import Subject
+    from pynwb.testing.mock.ecephys import mock_Units
+    from pynwb.testing.mock.file import mock_NWBFile
+
+    f = mock_NWBFile(session_start_time=start, subject=Subject(subject_id="m1", **subject))
+    mock_Units(num_units=3, nwbfile=f)  # added to the file as its units
+    with NWBHDF5IO(str(path), "w") as w:
+        w.write(f)
+    return path
+
+
+def test_nwb_source_metadata_goes_through_the_same_checks(tmp_path):
+    start = dt.datetime(2019, 2, 3, 4, 5, 6, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    path = _foreign_nwb(tmp_path / "lab.nwb", start, species="mouse", sex="male",
+                        age="90 days", strain="C57BL/6J")
+    with io.read(path) as ds:
+        a = dict(ds.attrs)
+    assert a["session_start_time"] == "2019-02-03T04:05:06+02:00"
+    assert a["strain"] == "C57BL/6J"
+    for key in ("species", "sex", "age"):  # stated, but not in a form NWB/DANDI takes
+        assert key not in a
+        assert any(n.startswith(f"{key}: nwb:/general/subject/{key} gives ") and
+                   n.endswith(")") and "; not used (" in n for n in a["metadata_notes"])
+    out = ingest.write(io.read(path), tmp_path / "s", metadata={"species": "Mus musculus"})
+    back = store.read_signal(out["zarr"]).attrs
+    assert back["species"] == "Mus musculus" and back["metadata_sources"]["species"] == "config"
+    assert back["metadata_missing"] == ["sex", "age"]
+    assert _nwb(out["nwb"])["start"] == start
+
+
+def test_nwb_source_epoch_start_is_the_placeholder_of_an_unknown_start(tmp_path):
+    path = _foreign_nwb(tmp_path / "old.nwb", dt.datetime(1970, 1, 1, tzinfo=UTC),
+                        species="Mus musculus", sex="F", age="P90D")
+    with io.read(path) as ds:
+        a = dict(ds.attrs)
+    assert "session_start_time" not in a
+    assert (a["species"], a["sex"], a["age"]) == ("Mus musculus", "F", "P90D")
+    assert any("Unix epoch" in n for n in a["metadata_notes"])
+    assert metadata.finalize(a)["start_time_source"] == "unknown"
+
+
 # ---------------------------------------------------------------------------- BIDS
 
 

@@ -473,6 +473,7 @@ ANALYSIS_MODALITIES = {
     "glmhmm": ("spikes", "calcium"),
     "trsa": ("eeg", "meg", "seeg", "ecog", "fmri", "calcium"),
     "ntf": ("calcium",),
+    "connectivity": ("fmri",),
 }
 
 

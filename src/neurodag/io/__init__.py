@@ -17,8 +17,11 @@ sidecars), dispatches on the recording's type and returns a contract Dataset:
 - FreeSurfer MGZ and GIFTI surface series, one or both hemispheres (:mod:`.surface`);
 - CSV/TSV/NPY tables of calcium traces, spike counts or fMRI ROI series (:mod:`.tables`);
 - suite2p plane folders and CaImAn HDF5 results (:mod:`.calcium`);
-- ``.nwb`` through :func:`neurodag.store.nwb.read_nwb`, ``.zarr`` contract stores through
-  :func:`neurodag.store.read_signal`.
+- ``.nwb``: neurodag's own files exactly through :func:`neurodag.store.nwb.read_nwb`;
+  files written by other tools (DANDI, neuroconv) through :mod:`.nwb_foreign`: an
+  ElectricalSeries, a RoiResponseSeries or a Units table binned to spike counts
+  (:mod:`.nwb_units`), picked by modality and option ``series``; ``.zarr`` contract
+  stores through :func:`neurodag.store.read_signal`.
 
 Before MNE parses a file, :mod:`.sniff` checks its bytes against its extension and, for
 EDF/BDF, its header against itself and the file size, so that a renamed, truncated or
@@ -74,6 +77,14 @@ OPTIONS = {
     "reader": "keyword arguments for the MNE reader of an EEG/MEG/iEEG file (e.g. {data_format: "
               "int16} for mne.io.read_raw_cnt), checked against that reader's signature",
 }
+#: NWB sources (:mod:`.nwb_foreign`, :mod:`.nwb_units`).
+OPTIONS.update({
+    "series": "NWB files from other tools: which series to read when the file holds several "
+              "(its path in the file, e.g. processing/ecephys/LFP/ElectricalSeries, or its "
+              "name when unique); the candidates are listed when it is needed",
+    "bin_width": "NWB Units tables: bin width in s for spike counts (default 0.01)",
+})
+NWB_OPTIONS = ("series", "bin_width")
 PARCELLATIONS = ("power", "dosenbach", "seitzman")
 _BOOL_OPTIONS = ("voxels", "include_non_cells")
 
@@ -111,9 +122,9 @@ def _check_options(options: dict) -> dict:
             if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
                 raise ConfigError(f"reader option 'reader': expected a mapping of MNE reader "
                                   f"keywords, got {value!r}")
-        elif key == "units":
+        elif key in ("units", "series"):
             if not isinstance(value, str) or not value:
-                raise ConfigError(f"reader option 'units': expected a string, got {value!r}")
+                raise ConfigError(f"reader option {key!r}: expected a string, got {value!r}")
         elif key == "parcellation":
             if value not in PARCELLATIONS:
                 raise ConfigError(f"reader option 'parcellation': {value!r} is not one of "
@@ -128,7 +139,7 @@ def _check_options(options: dict) -> dict:
     return out
 
 
-def _read_store(path: Path, kind: str, modality: str | None) -> xr.Dataset:
+def _read_store(path: Path, kind: str, modality: str | None, **nwb_options) -> xr.Dataset:
     if kind == "zarr":
         from ..store import read_signal
 
@@ -139,7 +150,7 @@ def _read_store(path: Path, kind: str, modality: str | None) -> xr.Dataset:
         except ImportError:
             raise InputError(f"{path}: NWB reading is not available in this installation") \
                 from None
-        ds = read_nwb(path)
+        ds = read_nwb(path, modality=modality, **nwb_options)
     if modality is not None and ds.attrs.get("modality") != modality:
         raise InputError(f"{path}: holds modality {ds.attrs.get('modality')!r}, not {modality!r}")
     if ds.attrs.get("source") and ds.attrs["source"] != str(path):
@@ -194,7 +205,7 @@ def read(paths, *, modality: str | None = None, subject: str | None = None,
     **options
         See :data:`OPTIONS`: ``sfreq``, ``tr``, ``units``, ``line_freq``, ``parcellation``,
         ``radius``, ``voxels``, ``include_non_cells``, ``reader`` (a dict of keywords for
-        the MNE reader). An unknown option is a ConfigError.
+        the MNE reader), ``series``, ``bin_width``. An unknown option is a ConfigError.
 
     Returns
     -------
@@ -214,7 +225,8 @@ def read(paths, *, modality: str | None = None, subject: str | None = None,
     rec = side["recording"]
     kind = _kind(rec)
     if kind in ("zarr", "nwb"):
-        ds = _read_store(rec, kind, modality)
+        ds = _read_store(rec, kind, modality,
+                         **{k: v for k, v in opts.items() if k in NWB_OPTIONS and kind == "nwb"})
         ds.attrs.pop("source_files", None)  # the files of the original recording, not read now
         sub = subject if subject is not None else ds.attrs.get("subject")
         ses = session if session is not None else ds.attrs.get("session")

@@ -18,10 +18,12 @@ description}``). Beside them:
 Sources, later ones overriding earlier ones (each layer is written with
 :func:`annotate`): the file header (:mod:`.header`: MNE's ``meas_date``,
 ``subject_info``, ``device_info``, ``experimenter``; the EDF+ recording field; the KIT
-system), then BIDS sidecars (:mod:`.bids`: ``participants.tsv``, ``*_scans.tsv``
+system) or an NWB file of another tool (:mod:`.nwb`: its session, subject and device
+fields), then BIDS sidecars (:mod:`.bids`: ``participants.tsv``, ``*_scans.tsv``
 ``acq_time``, the recording's JSON), then the dataset's config (:func:`apply`, a
 ``metadata:`` key with ``subjects:`` and ``sessions:`` overrides, see :func:`resolve`).
-A value that no source states stays absent: no placeholder species, sex or age is ever
+Every source's values pass the checks config's pass (:mod:`.values`, in :func:`annotate`):
+one in another form is noted and not used. A value that no source states stays absent: no placeholder species, sex or age is ever
 written, and NWB's mandatory start time falls back to a documented marker (see
 :mod:`neurodag.store.nwb_meta`) while ``start_time_source`` says ``"unknown"``.
 """
@@ -46,14 +48,19 @@ OVERRIDES = ("subjects", "sessions")
 
 
 def annotate(attrs: dict, values: Mapping, source) -> dict:
-    """Write normalised ``values`` into ``attrs``, each with its source (later layers win).
+    """Write a source's ``values`` into ``attrs``, each with its source (later layers win).
+
+    Every metadata key (:data:`KEYS`) is checked and normalised (:func:`check`) first: a
+    value a source states in another form (a species "mouse", a sex "unknown") is not
+    used, and :func:`note` says so. Keys that are not metadata keys (``source_subject_id``)
+    are written as given.
 
     Parameters
     ----------
     attrs : dict
         Dataset attrs, changed in place.
     values : mapping
-        Metadata keys (normalised, see :func:`check`); None values are skipped.
+        Metadata keys; None values are skipped.
     source : str or mapping
         One source for every key, or ``{key: source}``.
 
@@ -63,13 +70,27 @@ def annotate(attrs: dict, values: Mapping, source) -> dict:
         ``attrs``.
     """
     sources = dict(attrs.get(SOURCES) or {})
+    species = attrs.get("species")
+    if values.get("species") is not None:
+        try:
+            species = check({"species": values["species"]})["species"]
+        except ConfigError:
+            pass  # noted below
     for key, value in values.items():
         if value is None:
             continue
+        origin = source if isinstance(source, str) else source[key]
+        if key in KEYS:
+            try:  # the sex is checked against the species that applies (XX/XO for worms)
+                value = check({key: value}, key, species_context=species)[key]
+            except ConfigError as e:
+                note(attrs, f"{key}: {origin} gives {value!r}; not used "
+                            f"({str(e).split(': ', 1)[-1]})")
+                continue
         attrs[key] = value
-        sources[key] = source if isinstance(source, str) else source[key]
+        sources[key] = origin
         if key == "session_start_time":
-            attrs[START_SOURCE] = sources[key]
+            attrs[START_SOURCE] = origin
     if sources:
         attrs[SOURCES] = sources
     return attrs
