@@ -37,7 +37,7 @@ CONFIG = {"seed": 3, "datasets": {"r_eeg": {"modality": "eeg", "source": {
     "synthetic": "eeg", "sessions": 2, "params": {"duration": 10.0}}}}}
 SESSIONS = ("sub-01", "sub-02")
 #: The outputs of each session's jobs, in DAG order.
-JOBS = {"synthesize": ("synthetic",), "ingest": ("raw.nwb", "raw.zarr"),
+JOBS = {"synthesize": ("synthetic",), "ingest": ("raw.nwb", "raw.zarr", "dandi.json"),
         "preprocess": ("clean.zarr", "qc.json")}
 
 

@@ -39,8 +39,21 @@ def _parse_set(items: list[str] | None) -> dict:
     return out
 
 
+def _metadata_json(text: str | None) -> dict | None:
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        raise InputError(f"--metadata: not JSON ({e})") from None
+    if not isinstance(value, dict):
+        raise InputError(f"--metadata: expected a JSON object, got {text[:60]!r}")
+    return value
+
+
 def _cmd_ingest(args) -> None:
     compression = None if args.nwb_compression == "none" else args.nwb_compression
+    meta = _metadata_json(args.metadata)
     if args.reference:
         from . import reference
 
@@ -49,7 +62,7 @@ def _cmd_ingest(args) -> None:
         name, _, session = args.reference.partition("/")
         outputs = reference.ingest_session(
             name, session, args.cache, args.out, config_digest=args.config_digest,
-            nwb_compression=compression, **_parse_set(args.set))
+            nwb_compression=compression, metadata=meta, **_parse_set(args.set))
     else:
         from . import ingest
 
@@ -58,7 +71,7 @@ def _cmd_ingest(args) -> None:
         outputs = ingest.run(
             args.inputs, args.out, modality=args.modality, subject=args.subject,
             session=args.session, config_digest=args.config_digest,
-            nwb_compression=compression, **_parse_set(args.set),
+            nwb_compression=compression, metadata=meta, **_parse_set(args.set),
         )
     for kind, path in outputs.items():
         print(f"wrote {kind}: {path}")
@@ -227,6 +240,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--modality", choices=["eeg", "meg", "seeg", "ecog", "fmri", "calcium", "spikes"])
     p.add_argument("--subject")
     p.add_argument("--session")
+    p.add_argument("--metadata", metavar="JSON",
+                   help="metadata of this session as a JSON object (species, sex, age, "
+                   "session_start_time, experimenter, devices, ...; see neurodag.metadata): "
+                   "laid over what the file and its BIDS sidecars state")
     _step_options(p, "reader option (see neurodag.io.OPTIONS: sfreq, tr, units, line_freq, "
                      "parcellation, radius, voxels, include_non_cells); repeatable")
     p.set_defaults(func=_cmd_ingest)

@@ -292,7 +292,7 @@ def _reference_sessions(config, dataset, src, key) -> dict[str, Session]:
 #: The parts of a dataset's entry each step's outputs depend on (cumulative down the DAG),
 #: so that changing, say, a homogenize option does not re-run ingest.
 STEP_KEYS = {
-    "ingest": ("modality", "source", "ingest"),
+    "ingest": ("modality", "source", "ingest", "metadata"),
     "preprocess": ("modality", "source", "ingest", "preprocess"),
     "homogenize": ("modality", "source", "ingest", "preprocess", "homogenize"),
 }
@@ -360,6 +360,19 @@ def _check_dataset(name: str, entry: Mapping) -> None:
                               "(no time column)")
 
 
+def _check_metadata(name: str, entry: Mapping, found: Mapping[str, Session]) -> None:
+    """The values of ``metadata:`` (README "Metadata"), one line naming the key."""
+    if "metadata" not in entry:
+        return
+    from . import metadata
+
+    where = f"config: datasets.{name}.metadata"
+    if entry["modality"] == "connectome":
+        raise ConfigError(f"{where}: connectome datasets have no NWB file; metadata is not used")
+    metadata.check_config(entry["metadata"], where,
+                          {sid: s.subject for sid, s in found.items()})
+
+
 def _as_list(value) -> list:
     return [value] if isinstance(value, str) else list(value)
 
@@ -396,6 +409,7 @@ def check(config: Mapping, schema: str | Path | Mapping | None = None) -> dict:
         _check_analyses(name, entry)
         found = sessions(out, name)  # globs must match; session ids must be unique
         _check_reader(name, entry, found)
+        _check_metadata(name, entry, found)
     for name, entry in out["datasets"].items():
         if entry["homogenize"]["enabled"]:
             homogenize_stores(out, name)

@@ -4,6 +4,7 @@ import shlex
 
 from neurodag.config import dataset_digest, homogenize_kind as kind_of_homogenize, homogenize_stores, sessions as discover_sessions
 from neurodag.report.papers import PAPERS, needs as figure_needs
+from neurodag.metadata import resolve as session_metadata
 
 wildcard_constraints:
     dataset="[A-Za-z][A-Za-z0-9_-]*",
@@ -41,6 +42,9 @@ def ingest_args(wc):
                                     "--session", s.session]
     args += ["--config-digest", dataset_digest(config, wc.dataset),
              "--nwb-compression", config["nwb"]["compression"]]
+    meta = session_metadata(entry.get("metadata"), session=s.id, subject=s.subject)
+    if meta:  # this session's metadata from config (README "Metadata")
+        args += ["--metadata", json.dumps(meta, sort_keys=True)]
     return shlex.join(args + _set_args(entry.get("ingest", {})))
 
 
@@ -129,6 +133,7 @@ def report_inputs(wc):
     if modality(wc.dataset) == "connectome":
         return {"raw": [], "products": product_files(wc.dataset)}
     return {"raw": session_outputs(wc.dataset, "raw.zarr"),
+            "dandi": session_outputs(wc.dataset, "dandi.json"),
             "clean": session_outputs(wc.dataset, "clean.zarr"),
             "qc": session_outputs(wc.dataset, "qc.json"),
             "products": product_files(wc.dataset)}
