@@ -12,7 +12,7 @@ from scipy.optimize import minimize
 from scipy.special import gammaln
 
 from neurodag.errors import InputError
-from neurodag.models.glmhmm import GLMHMM, hmm
+from neurodag.models.glmhmm import GLMHMM, hmm, newton
 from neurodag.models.glmhmm import emissions as glm
 from neurodag.models.glmhmm.select import select_n_states
 from neurodag.synth import spikes
@@ -154,10 +154,10 @@ def test_newton_mstep_matches_scipy_optimize(shared):
     H = glm.history(X, 5)
     S = 1 if not shared else 2
     gam = torch.tensor(rng.dirichlet(np.ones(S), size=400), dtype=F64)
-    W0 = torch.zeros(S, 4, 4, dtype=F64)
-    b0 = torch.zeros(S, 4, dtype=F64)
-    W, b, _ = glm.newton_step(X, H, gam, W0, b0, emission="poisson", link="softplus",
-                              share_bias=shared, max_iter=50, tol=1e-10)
+    Z1 = torch.cat([torch.ones(400, 1, dtype=F64), H], 1)
+    W1, _, _ = newton.newton_step(X, Z1, gam, torch.zeros(S, 4, 5, dtype=F64), emission="poisson",
+                                  link="softplus", share_bias=shared, max_iter=50, tol=1e-10)
+    b, W = W1[..., 0], W1[..., 1:]
     n = 2
     res = minimize(_neg_obj_one_neuron, np.zeros(1 + S * 4),
                    args=(counts[0, :, n], H.numpy(), gam.numpy(), "softplus", S, True),
@@ -332,7 +332,7 @@ GOOD = np.ones((20, 3))
     ({"emission": "poison"}, GOOD, "did you mean 'poisson'"),
     ({"link": "softpls"}, GOOD, "did you mean 'softplus'"),
     ({"emission": "bernoulli"}, GOOD, "Bernoulli emission needs link='sigmoid'"),
-    ({}, np.ones(20), "expected a 2-D (time, channel) array"),
+    ({}, np.ones((20, 2, 2)), "expected a 2-D (time, channel) array"),
     ({}, [], "an empty list of sequences"),
 ])
 def test_bad_input_gives_one_line_error(kwargs, X, message):
