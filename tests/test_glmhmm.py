@@ -30,19 +30,25 @@ def _tiny_hmm(seed=0, S=3, lengths=(5, 3, 4)):
     return P, p0, log_e, list(lengths)
 
 
-def _brute(P, p0, log_e, lengths):
-    """Enumerate every state path of every sequence: loglik, gamma, xi sum, Viterbi path."""
+def _brute(P, p0, log_e, lengths, per_bin=None):
+    """Enumerate every state path of every sequence: loglik, gamma, xi sum, Viterbi path.
+
+    ``per_bin`` (T, S, S): transitions into each bin (then ``xi`` is per bin too)."""
     S = P.shape[0]
-    lls, gammas, xi, paths = [], [], np.zeros((S, S)), []
+    T = sum(lengths)
+    lls, gammas, paths = [], [], []
+    xi = np.zeros((S, S)) if per_bin is None else np.zeros((T, S, S))
     start = 0
     for n in lengths:
         le = log_e[start:start + n]
+        Pt = np.broadcast_to(P, (n, S, S)) if per_bin is None else per_bin[start:start + n]
+        s0 = start
         start += n
         joint = {}
         for z in itertools.product(range(S), repeat=n):
             lp = np.log(p0[z[0]]) + le[0, z[0]]
             for t in range(1, n):
-                lp += np.log(P[z[t - 1], z[t]]) + le[t, z[t]]
+                lp += np.log(Pt[t, z[t - 1], z[t]]) + le[t, z[t]]
             joint[z] = lp
         vals = np.array(list(joint.values()))
         ll = np.logaddexp.reduce(vals)
@@ -51,7 +57,10 @@ def _brute(P, p0, log_e, lengths):
             w = np.exp(lp - ll)
             g[np.arange(n), z] += w
             for t in range(1, n):
-                xi[z[t - 1], z[t]] += w
+                if per_bin is None:
+                    xi[z[t - 1], z[t]] += w
+                else:
+                    xi[s0 + t, z[t - 1], z[t]] += w
         lls.append(ll)
         gammas.append(g)
         paths.append(np.array(max(joint, key=joint.get)))
@@ -77,7 +86,7 @@ def naive_fit(sim):
 
 
 def _matched(model, params, counts, states):
-    from neurodag.report.papers.onehot_glmhmm import match_states
+    from neurodag.models.glmhmm.metrics import match_states
 
     pred = np.concatenate(model.predict(list(counts)))
     perm, acc = match_states(states.ravel(), pred, params.n_states)
@@ -99,6 +108,21 @@ def test_forward_backward_matches_brute_force_enumeration(chunk):
     np.testing.assert_allclose(g0.numpy(), gamma[starts], atol=1e-12)
     only_ll = hmm.log_likelihood(torch.tensor(log_e), lay, torch.tensor(P), torch.tensor(p0))
     np.testing.assert_allclose(only_ll.numpy(), ll, atol=1e-12)
+
+
+@pytest.mark.parametrize("chunk", [2, 3, None])
+def test_input_driven_transitions_match_brute_force_enumeration(chunk):
+    P, p0, log_e, lengths = _tiny_hmm(lengths=(5, 2, 4))
+    per_bin = np.random.default_rng(7).dirichlet(np.ones(3), size=(sum(lengths), 3))
+    ll, gamma, xi, path = _brute(P, p0, log_e, lengths, per_bin)
+    lay = hmm.make_layout(lengths, chunk=chunk)
+    g, x, _, lls = hmm.forward_backward(torch.tensor(log_e), lay, torch.tensor(per_bin),
+                                        torch.tensor(p0), per_bin_xi=True)
+    np.testing.assert_allclose(lls.numpy(), ll, atol=1e-12)
+    np.testing.assert_allclose(g.numpy(), gamma, atol=1e-12)
+    np.testing.assert_allclose(x.numpy(), xi, atol=1e-12)
+    got = hmm.viterbi(torch.tensor(log_e), lay, torch.tensor(per_bin), torch.tensor(p0))
+    np.testing.assert_array_equal(got, path)
 
 
 @pytest.mark.parametrize("chunk", [2, 4, None])
@@ -214,7 +238,7 @@ def test_same_random_state_gives_identical_fits(sim):
 
 @pytest.mark.slow
 def test_onehot_prior_gives_signed_adjacency_above_chance(sim):
-    from neurodag.report.papers.onehot_glmhmm import balanced_accuracy
+    from neurodag.models.glmhmm.metrics import balanced_accuracy
 
     params, train, _, test, test_states = sim
     m = GLMHMM(3, prior="onehot", link="sigmoid", random_state=0, max_iter=25,
@@ -254,8 +278,9 @@ def test_gaussian_emission_with_identity_link_recovers_weights():
         h = phi @ x[t + 4::-1][:5]
         x[t + 5] = W[z[t]] @ h + rng.normal(0, 0.3, N)
     m = GLMHMM(2, emission="gaussian", link="identity", random_state=0, l2=0).fit(x[5:])
-    perm, acc = __import__("neurodag.report.papers.onehot_glmhmm",
-                           fromlist=["match_states"]).match_states(z, m.predict(x[5:]), 2)
+    from neurodag.models.glmhmm.metrics import match_states
+
+    perm, acc = match_states(z, m.predict(x[5:]), 2)
     assert acc >= 0.9
     assert np.corrcoef(m.weights_[perm].ravel(), W.ravel())[0, 1] >= 0.9
     np.testing.assert_allclose(m.variance_, 0.09, rtol=0.15)

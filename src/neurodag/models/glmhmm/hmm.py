@@ -298,7 +298,7 @@ def viterbi(log_e: torch.Tensor, lay: Layout, P, p0) -> np.ndarray:
     dt = le.dtype
 
     def step_logp(t):
-        return logP if logPg is None else logPg[:, t]
+        return logP if logPg is None else logPg[t]
 
     # pass 1: max-plus transfer of each chunk from each start state
     V = torch.full((C, S, S), -torch.inf, dtype=dt, device=le.device)

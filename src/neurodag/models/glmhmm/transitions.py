@@ -9,7 +9,7 @@ to state j into bin t is ``softmax_j(log_P[i, j] + w_j . u_t)``, a baseline matr
 weight vector per destination state acting on the covariates ``u_t``. Its M-step
 maximises the expected log-probability of the transitions (per-bin posteriors from the
 E-step) plus the same Dirichlet prior on ``softmax(log_P)`` and a ridge ``l2`` on the
-weights, a smooth concave problem solved by torch's L-BFGS (strong Wolfe line search),
+weights, a smooth concave problem solved by scipy's L-BFGS-B (gradient in closed form),
 warm-started from the previous iteration.
 """
 
@@ -38,14 +38,8 @@ def matrices(log_P, weights, U):
     return torch.exp(log_matrices(log_P, weights, U))
 
 
-def _prior(log_P, weights, pseudocount, stickiness, l2):
-    logp = log_P - torch.logsumexp(log_P, dim=-1, keepdim=True)
-    out = pseudocount * logp.sum() + stickiness * logp.diagonal().sum()
-    return out - 0.5 * l2 * (weights ** 2).sum()
-
-
 def input_driven_mstep(xi, U, log_P, weights, *, pseudocount=1.0, stickiness=0.0, l2=1e-2,
-                       max_iter=50):
+                       max_iter=100):
     """Maximise the expected transition log-probability in (log_P, weights).
 
     Parameters
@@ -59,33 +53,35 @@ def input_driven_mstep(xi, U, log_P, weights, *, pseudocount=1.0, stickiness=0.0
 
     Returns
     -------
-    log_P, weights : tensors
+    log_P, weights : tensors (the rows of ``log_P`` normalised)
     """
+    from scipy.optimize import minimize
+
     keep = xi.sum((1, 2)) > 0
     xi, U = xi[keep], U[keep]
-    from_counts = xi.sum(-1)  # (T, S): expected departures from each state
-    lp = log_P.detach().clone().requires_grad_(True)
-    w = weights.detach().clone().requires_grad_(True)
+    departures = xi.sum(-1)  # (T, S): expected departures from each state
+    S, M = weights.shape
     n = max(float(xi.sum()), 1.0)
+    eye = torch.eye(S, dtype=xi.dtype, device=xi.device)
 
-    def loss():
+    def f(theta):
+        th = torch.as_tensor(theta, dtype=xi.dtype, device=xi.device)
+        lp, w = th[:S * S].reshape(S, S), th[S * S:].reshape(S, M)
         logits = lp[None] + (U @ w.T)[:, None, :]
         lse = torch.logsumexp(logits, dim=-1)
-        val = (xi * logits).sum() - (from_counts * lse).sum()
-        val = val + _prior(lp, w, pseudocount, stickiness, l2)
-        return -val / n
+        logp = lp - torch.logsumexp(lp, dim=-1, keepdim=True)
+        val = ((xi * logits).sum() - (departures * lse).sum() + pseudocount * logp.sum()
+               + stickiness * logp.diagonal().sum() - 0.5 * l2 * (w ** 2).sum())
+        G = xi - departures[..., None] * torch.exp(logits - lse[..., None])
+        g_lp = G.sum(0) + pseudocount + stickiness * eye - (S * pseudocount + stickiness) \
+            * torch.exp(logp)
+        g_w = G.sum(1).T @ U - l2 * w
+        grad = torch.cat([g_lp.reshape(-1), g_w.reshape(-1)])
+        return -float(val) / n, -(grad / n).cpu().numpy()
 
-    opt = torch.optim.LBFGS([lp, w], lr=1.0, max_iter=max_iter, tolerance_grad=1e-9,
-                            tolerance_change=1e-12, history_size=20,
-                            line_search_fn="strong_wolfe")
-
-    def closure():
-        opt.zero_grad()
-        v = loss()
-        v.backward()
-        return v
-
-    opt.step(closure)
-    with torch.no_grad():
-        lp = lp - torch.logsumexp(lp, dim=-1, keepdim=True)  # rows normalised (same model)
-    return lp.detach(), w.detach()
+    x0 = torch.cat([log_P.reshape(-1), weights.reshape(-1)]).cpu().numpy()
+    res = minimize(f, x0, jac=True, method="L-BFGS-B",
+                   options={"maxiter": max_iter, "gtol": 1e-9, "ftol": 1e-14})
+    th = torch.as_tensor(res.x, dtype=xi.dtype, device=xi.device)
+    lp = th[:S * S].reshape(S, S)
+    return lp - torch.logsumexp(lp, dim=-1, keepdim=True), th[S * S:].reshape(S, M)
