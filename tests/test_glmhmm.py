@@ -179,7 +179,7 @@ def test_newton_mstep_matches_scipy_optimize(shared):
     S = 1 if not shared else 2
     gam = torch.tensor(rng.dirichlet(np.ones(S), size=400), dtype=F64)
     Z1 = torch.cat([torch.ones(400, 1, dtype=F64), H], 1)
-    W1, _, _ = newton.newton_step(X, Z1, gam, torch.zeros(S, 4, 5, dtype=F64), emission="poisson",
+    W1, *_ = newton.newton_step(X, Z1, gam, torch.zeros(S, 4, 5, dtype=F64), emission="poisson",
                                   link="softplus", share_bias=shared, max_iter=50, tol=1e-10)
     b, W = W1[..., 0], W1[..., 1:]
     n = 2

@@ -49,6 +49,9 @@ def run(
     """
     out_dir = Path(out_dir)
     paths = [Path(p) for p in inputs]
+    if modality == "behavior":
+        return _run_trials(paths, out_dir, subject=subject, session=session,
+                           config_digest=config_digest, **options)
     ds = io.read(paths, modality=modality, subject=subject, session=session, **options)
     source = ds.attrs.get("source") or str(paths[0])
     # Hash every file the reader used (recording parts and sidecars), not just the arguments.
@@ -111,3 +114,32 @@ def validate_path(path: str | Path) -> str:
     validate(ds, where=str(path))
     return (f"{path}: ok ({ds.attrs['modality']}, {ds.sizes['channel']} channels, "
             f"{ds.sizes['time']} samples at {ds.attrs['sfreq']:g} Hz)")
+
+
+# -- trial tables (behaviour): raw.zarr (dim trial) and raw.nwb (a TimeIntervals trials table)
+
+def _run_trials(paths, out_dir: Path, *, subject=None, session=None, config_digest="",
+                **options) -> dict[str, Path]:
+    from .io.behavior import find_table, read_trials
+    from .store.nwb_trials import write_trials_nwb
+
+    stray = sorted(set(options) - {"session_column"})
+    if stray:
+        raise InputError(f"ingest: reader option {stray[0]!r} does not apply to trial tables "
+                         "(they take session_column)")
+    table = find_table(paths)
+    ds = read_trials(table, subject=subject, session=session, **options)
+    provenance.stamp(ds, ds.attrs.pop("source_files"), source=str(table),
+                     config_digest=config_digest)
+    zarr_path, nwb_path = out_dir / "raw.zarr", out_dir / "raw.nwb"
+    try:
+        store.write_dataset(ds, zarr_path)
+        write_trials_nwb(ds, nwb_path)
+        problems = store.inspect_nwb(nwb_path)
+        if problems:
+            raise RuntimeError(f"{nwb_path}: nwbinspector: {problems[0]}")
+    except BaseException:
+        shutil.rmtree(zarr_path, ignore_errors=True)
+        nwb_path.unlink(missing_ok=True)
+        raise
+    return {"zarr": zarr_path, "nwb": nwb_path}

@@ -87,7 +87,7 @@ def initial_posteriors(est, data, rng, how: str) -> torch.Tensor:
     return torch.as_tensor(g, dtype=data.X.dtype, device=data.X.device)
 
 
-def _fit_emissions(est, data, p, gamma, *, max_iter, tol, share_bias, prior):
+def _fit_emissions(est, data, p, gamma, *, max_iter, tol, share_bias, prior, kept=None):
     """One call of the emission M-step (GLM or categorical) on ``p`` in place; returns the
     log-emissions at the new parameters when the M-step computed them (else None)."""
     if est.emission == "categorical":
@@ -96,15 +96,20 @@ def _fit_emissions(est, data, p, gamma, *, max_iter, tol, share_bias, prior):
             max_iter=max_iter, tol=tol, zz=data.zz)
         return None
     prior_mean, prec = prior
-    p["W1"], _, log_e = newton.newton_step(
+    p["W1"], _, log_e, new_kept = newton.newton_step(
         data.X, data.Z1, gamma, p["W1"], emission=est.emission, link=est.link, var=p["var"],
         mask=data.mask, share_bias=share_bias, prior_mean=prior_mean, prior_prec=prec,
-        max_iter=max_iter, tol=tol, zz=data.zz, const=data.const)
+        max_iter=max_iter, tol=tol, zz=data.zz, const=data.const, kept=kept)
+    if kept is not None:  # carried to the next M-step (emptied when there is none)
+        kept.clear()
+        kept.update(new_kept or {})
     if est.emission == "gaussian":
         floor = 1e-6 * float(data.X.var(0).mean().clamp(min=1e-12))
         p["var"] = glm.update_variance(data.X, data.Z1, gamma, p["W1"], est.link, floor,
                                        data.mask)
         log_e = None  # computed with the old variances
+        if kept is not None:
+            kept.clear()
     return log_e
 
 
@@ -163,7 +168,7 @@ def estep(est, data, p, lay, *, posteriors: bool = True, log_e=None):
     return hmm.forward_backward(log_e, lay, P, p["p0"], per_bin_xi="log_P" in p)
 
 
-def mstep(est, data, p, gamma, xi, gamma0, oh, gen):
+def mstep(est, data, p, gamma, xi, gamma0, oh, gen, kept=None):
     """One M-step on ``p`` in place (transitions skipped before the first E-step); returns
     the log-emissions at the new parameters when it computed them (else None)."""
     if xi is not None:
@@ -192,7 +197,7 @@ def mstep(est, data, p, gamma, xi, gamma0, oh, gen):
         prec = p0_prec + est.l2
         prior = (p0_prec * p["prior_mean"] / prec, prec)
     log_e = _fit_emissions(est, data, p, gamma, max_iter=est.newton_iter, tol=1e-4,
-                           share_bias=est.share_bias_, prior=prior)
+                           share_bias=est.share_bias_, prior=prior, kept=kept)
     if est.prior == "gaussian":
         p["prior_mean"] = p["W1"][..., 1:].mean(0)
     return log_e
@@ -225,8 +230,9 @@ def run(est, data, seed: int) -> dict:
     else:
         gamma, xi, gamma0, ll = estep(est, data, p, lay)
         prev = float(ll.sum())
+    kept = {}  # the line search's evaluation, reused by the next M-step
     for _ in range(est.max_iter):
-        log_e = mstep(est, data, p, gamma, xi, gamma0, oh, gen)
+        log_e = mstep(est, data, p, gamma, xi, gamma0, oh, gen, kept)
         gamma, xi, gamma0, ll = estep(est, data, p, lay, log_e=log_e)
         trace.append(float(ll.sum()))
         if prev is not None and abs(trace[-1] - prev) / n_obs < est.tol:

@@ -196,8 +196,15 @@ def log_emissions(X, Z1, W1, emission, link, var=None, mask=None, const=None) ->
 
 
 def poisson_const(X, mask=None) -> torch.Tensor:
-    """``-sum_n log x_tn!`` of every bin (observed outputs only): (T,)."""
-    lg = torch.lgamma(X + 1)
+    """``-sum_n log x_tn!`` of every bin (observed outputs only): (T,).
+
+    Counts are integers: ``log x!`` comes from a table up to the largest count."""
+    top = int(X.max()) if X.numel() else 0
+    if top > 1 << 20:
+        lg = torch.lgamma(X + 1)
+    else:
+        table = torch.lgamma(torch.arange(top + 1, dtype=X.dtype, device=X.device) + 1)
+        lg = table[X.long()]
     return -(lg if mask is None else lg * mask).sum(-1)
 
 

@@ -28,6 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+#: Longest sequence processed whole by default (see :func:`make_layout`).
+WHOLE = 400
+
 
 @dataclass
 class Layout:
@@ -49,11 +52,18 @@ class Layout:
 
 
 def make_layout(lengths, device="cpu", chunk: int | None = None) -> Layout:
-    """Chunk layout for sequences of the given lengths (chunk ~ sqrt(longest / 2) by default)."""
+    """Chunk layout for sequences of the given lengths.
+
+    By default, whole sequences (one chunk each: no transfer passes, see
+    :func:`forward_backward`) when none is longer than :data:`WHOLE` bins (trials,
+    sessions of choices), else chunks of ~sqrt(longest / 2) bins (measured here: the
+    faster of the two on either side of that length).
+    """
     lengths = np.asarray(lengths, dtype=np.int64)
+    longest = int(lengths.max())
     if chunk is None:
-        chunk = max(8, math.ceil(math.sqrt(lengths.max() / 2)))
-    chunk = int(min(lengths.max(), chunk))
+        chunk = longest if longest <= WHOLE else max(8, math.ceil(math.sqrt(longest / 2)))
+    chunk = int(min(longest, chunk))
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     n_ch = -(-lengths // chunk)
     first_id = np.concatenate([[0], np.cumsum(n_ch)[:-1]])
@@ -174,12 +184,33 @@ def _per_sequence(values, lay, n_seq):
         0, lay.seq_of_chunk, values)
 
 
+def _whole(lay) -> bool:
+    """Every sequence is one chunk: messages start from p0 (and uniform at the end)."""
+    return lay.grid.shape[1] == 1
+
+
 def _forward(log_e, lay, P, p0):
+    """Emissions, per-bin transitions, incoming messages and log-normaliser of each chunk;
+    with whole sequences, also alpha (computed on the way: no transfer pass)."""
     e, msum = _scaled_emissions(log_e, lay)
     Pg = _per_bin(P, lay)
+    if _whole(lay):
+        L, C, S = e.shape
+        alpha = torch.empty_like(e)
+        logz = torch.zeros(C, dtype=e.dtype, device=e.device)
+        a = p0.expand(C, S)
+        for t in range(L):
+            if t:
+                a = _step(a, P, None if Pg is None else Pg[t])
+            a = a * e[t]
+            z = a.sum(-1, keepdim=True)
+            a = a / z
+            logz += torch.log(z[:, 0])
+            alpha[t] = a
+        return e, Pg, None, logz + msum, alpha
     R, logr = _forward_transfer(e, lay, P, Pg, p0)
     a_in, ll_chunk = _carry_forward(torch.log(R) + logr[..., None], lay)
-    return e, Pg, a_in, ll_chunk + msum
+    return e, Pg, a_in, ll_chunk + msum, None
 
 
 def log_likelihood(log_e: torch.Tensor, lay: Layout, P, p0) -> torch.Tensor:
@@ -195,7 +226,7 @@ def log_likelihood(log_e: torch.Tensor, lay: Layout, P, p0) -> torch.Tensor:
     p0 : tensor, shape (S,)
         Initial state distribution.
     """
-    *_, ll = _forward(log_e, lay, P, p0)
+    ll = _forward(log_e, lay, P, p0)[3]
     return _per_sequence(ll, lay, len(lay.lengths))
 
 
@@ -221,34 +252,38 @@ def forward_backward(log_e: torch.Tensor, lay: Layout, P, p0, per_bin_xi: bool =
     loglik : tensor, shape (B,)
         Log-likelihood of each sequence.
     """
-    e, Pg, a_in, ll_chunk = _forward(log_e, lay, P, p0)
+    e, Pg, a_in, ll_chunk, alpha = _forward(log_e, lay, P, p0)
     L, C, S = e.shape
-
-    # pass 3, forward: alpha within each chunk from its incoming message
-    alpha = torch.empty_like(e)
-    a = a_in
-    for t in range(L):
-        a = _step(a, P, None if Pg is None else Pg[t])
-        if t == 0:
-            a = torch.where(lay.first[:, None], p0.expand(C, S), a)
-        a = a * e[t]
-        a = a / a.sum(-1, keepdim=True)
-        alpha[t] = a
-
-    # backward passes, mirror images: transfer from a chunk's end to the previous chunk's end
-    ones = torch.ones(C, S, S, dtype=e.dtype, device=e.device)
-    B = torch.where(lay.last[:, None, None], ones, torch.eye(S, dtype=e.dtype, device=e.device))
-    logb = torch.zeros(C, S, dtype=e.dtype, device=e.device)
     PT = P.T if Pg is None else None
-    for t in range(L - 1, -1, -1):
-        # B^T <- (e_t * B)^T P_t^T: the transposed transfer, so that the same row-message
-        # product applies
-        B = _step((e[t, :, :, None] * B).transpose(1, 2), PT,
-                  None if Pg is None else Pg[t].transpose(1, 2)).transpose(1, 2)
-        z = B.sum(-2)
-        B = B / z[:, None, :]
-        logb += torch.log(z)
-    b_in, _ = _carry_backward((torch.log(B) + logb[:, None, :]).transpose(1, 2), lay)
+    if alpha is None:
+        # pass 3, forward: alpha within each chunk from its incoming message
+        alpha = torch.empty_like(e)
+        a = a_in
+        for t in range(L):
+            a = _step(a, P, None if Pg is None else Pg[t])
+            if t == 0:
+                a = torch.where(lay.first[:, None], p0.expand(C, S), a)
+            a = a * e[t]
+            a = a / a.sum(-1, keepdim=True)
+            alpha[t] = a
+        # backward passes, mirror images: transfer from a chunk's end to the previous
+        # chunk's end
+        ones = torch.ones(C, S, S, dtype=e.dtype, device=e.device)
+        B = torch.where(lay.last[:, None, None], ones,
+                        torch.eye(S, dtype=e.dtype, device=e.device))
+        logb = torch.zeros(C, S, dtype=e.dtype, device=e.device)
+        for t in range(L - 1, -1, -1):
+            # B^T <- (e_t * B)^T P_t^T: the transposed transfer, so that the same
+            # row-message product applies
+            B = _step((e[t, :, :, None] * B).transpose(1, 2), PT,
+                      None if Pg is None else Pg[t].transpose(1, 2)).transpose(1, 2)
+            z = B.sum(-2)
+            B = B / z[:, None, :]
+            logb += torch.log(z)
+        b_in, _ = _carry_backward((torch.log(B) + logb[:, None, :]).transpose(1, 2), lay)
+    else:
+        b_in = torch.full((C, S), 1.0 / S, dtype=e.dtype, device=e.device)
+        a_in = torch.full((C, S), 1.0 / S, dtype=e.dtype, device=e.device)  # unused (first)
     beta = torch.empty_like(e)
     b = b_in
     for t in range(L - 1, -1, -1):
@@ -300,24 +335,25 @@ def viterbi(log_e: torch.Tensor, lay: Layout, P, p0) -> np.ndarray:
     def step_logp(t):
         return logP if logPg is None else logPg[t]
 
-    # pass 1: max-plus transfer of each chunk from each start state
-    V = torch.full((C, S, S), -torch.inf, dtype=dt, device=le.device)
-    V[:, torch.arange(S), torch.arange(S)] = 0.0
-    for t in range(L):
-        lp = step_logp(t)
-        new = (V[:, :, :, None] + (lp if lp.dim() == 2 else lp[:, None])).amax(dim=2)
-        if t == 0:
-            new = torch.where(lay.first[:, None, None], logp0.expand(C, S, S), new)
-        new = new + le[:, t, None, :]
-        V = torch.where(lay.mask[:, t, None, None], new, V)
-    # pass 2: best score of each state at the end of the previous chunk, all sequences at once
-    d_in = torch.empty(C, S, dtype=dt, device=le.device)
-    d = torch.zeros(lay.grid.shape[0], S, dtype=dt, device=le.device)
-    for j, k in enumerate(lay.active):
-        cid = lay.grid[:k, j]
-        d_in[cid] = d[:k]
-        nd = (d[:k, :, None] + V[cid]).amax(dim=1)
-        d[:k] = nd - nd.amax(-1, keepdim=True)
+    d_in = torch.zeros(C, S, dtype=dt, device=le.device)
+    if not _whole(lay):
+        # pass 1: max-plus transfer of each chunk from each start state
+        V = torch.full((C, S, S), -torch.inf, dtype=dt, device=le.device)
+        V[:, torch.arange(S), torch.arange(S)] = 0.0
+        for t in range(L):
+            lp = step_logp(t)
+            new = (V[:, :, :, None] + (lp if lp.dim() == 2 else lp[:, None])).amax(dim=2)
+            if t == 0:
+                new = torch.where(lay.first[:, None, None], logp0.expand(C, S, S), new)
+            new = new + le[:, t, None, :]
+            V = torch.where(lay.mask[:, t, None, None], new, V)
+        # pass 2: best score of each state at the end of the previous chunk, all sequences
+        d = torch.zeros(lay.grid.shape[0], S, dtype=dt, device=le.device)
+        for j, k in enumerate(lay.active):
+            cid = lay.grid[:k, j]
+            d_in[cid] = d[:k]
+            nd = (d[:k, :, None] + V[cid]).amax(dim=1)
+            d[:k] = nd - nd.amax(-1, keepdim=True)
     # pass 3: Viterbi inside each chunk with back-pointers
     ident = torch.arange(S, device=le.device).expand(C, S)
     bp = torch.empty(C, L, S, dtype=torch.long, device=le.device)

@@ -31,6 +31,9 @@ from .emissions import chunks, fused, loglik, predictor
 
 #: Largest cache of outer products kept for a fit, in bytes.
 OUTER_CACHE_BYTES = 256 * 2**20
+#: Largest evaluation a line search keeps for the next M-step (log-likelihood in the
+#: working precision, derivative and curvature in float32, per bin, state and output).
+KEEP_BYTES = 256 * 2**20
 
 
 def outer_products(Z1: torch.Tensor) -> torch.Tensor | None:
@@ -81,17 +84,29 @@ def _direction(g, Hs, W1, share_bias, prior_mean, prior_prec):
     return torch.cat([db[..., None], sol[..., 0] - sol[..., 1] * db[..., None]], -1)
 
 
-def _terms(X, Z1, gamma, W1, emission, link, var, mask, zz, iu):
+def can_keep(T: int, S: int, N: int, itemsize: int = 8) -> bool:
+    """Whether a line search's evaluation fits :data:`KEEP_BYTES`."""
+    return T * S * N * (itemsize + 8) <= KEEP_BYTES
+
+
+def _terms(X, Z1, gamma, W1, emission, link, var, mask, zz, iu, kept=None):
     """Objective (S, N), gradient (S, N, D1) and upper-triangle curvature (S, N, n_tri,
-    float32) at ``W1``, in one pass."""
+    float32) at ``W1``, in one pass (from ``kept``, the evaluation of ``W1`` by the last
+    line search, when given)."""
     S, N, D1 = W1.shape
     obj = torch.zeros(S, N, dtype=X.dtype, device=X.device)
     g = torch.zeros(S, N, D1, dtype=X.dtype, device=X.device)
     h = torch.zeros(S, N, iu.shape[1], dtype=torch.float32, device=X.device)
     for sl in chunks(X.shape[0], S * N * 8 + iu.shape[1]):
         Zc = Z1[sl]
-        ll, d1, c = fused(X[sl, None, :], predictor(Zc, W1), emission, link, var)
-        w = gamma[sl, :, None] if mask is None else gamma[sl, :, None] * mask[sl, None, :]
+        if kept is None:
+            ll, d1, c = fused(X[sl, None, :], predictor(Zc, W1), emission, link, var)
+            if mask is not None:
+                m = mask[sl, None, :]
+                ll, d1, c = ll * m, d1 * m, c * m
+        else:
+            ll, d1, c = kept["ll"][sl], kept["d1"][sl], kept["c"][sl]
+        w = gamma[sl, :, None]
         obj += (w * ll).sum(0)
         g += ((w * d1).reshape(-1, S * N).T @ Zc).reshape(S, N, D1)
         ZZt = zz[:, sl] if zz is not None else (Zc[:, iu[0]] * Zc[:, iu[1]]).float().T
@@ -99,25 +114,42 @@ def _terms(X, Z1, gamma, W1, emission, link, var, mask, zz, iu):
     return obj, g, h
 
 
-def _trial(X, Z1, gamma, W1, emission, link, var, mask, const):
-    """Objective (S, N) at a trial ``W1`` and its log-emissions (T, S), in one pass."""
+def _trial(X, Z1, gamma, W1, emission, link, var, mask, const, keep):
+    """Objective (S, N) at a trial ``W1`` and its log-emissions (T, S), in one pass; with
+    ``keep``, also the masked log-likelihood, derivative and curvature of every (bin,
+    state, output), for the next M-step's :func:`_terms`."""
+    T = X.shape[0]
     S, N, _ = W1.shape
     obj = torch.zeros(S, N, dtype=X.dtype, device=X.device)
-    log_e = torch.empty(X.shape[0], S, dtype=X.dtype, device=X.device)
-    for sl in chunks(X.shape[0], S * N * 4):
-        ll = loglik(X[sl, None, :], predictor(Z1[sl], W1), emission, link, var, const=False)
+    log_e = torch.empty(T, S, dtype=X.dtype, device=X.device)
+    kept = None
+    if keep:
+        kept = {"ll": torch.empty(T, S, N, dtype=X.dtype, device=X.device),
+                "d1": torch.empty(T, S, N, dtype=torch.float32, device=X.device),
+                "c": torch.empty(T, S, N, dtype=torch.float32, device=X.device)}
+    for sl in chunks(T, S * N * (8 if keep else 4)):
+        eta = predictor(Z1[sl], W1)
+        if keep:
+            ll, d1, c = fused(X[sl, None, :], eta, emission, link, var)
+        else:
+            ll = loglik(X[sl, None, :], eta, emission, link, var, const=False)
         if mask is not None:
-            ll = ll * mask[sl, None, :]
+            m = mask[sl, None, :]
+            ll = ll * m
+            if keep:
+                d1, c = d1 * m, c * m
         obj += (gamma[sl, :, None] * ll).sum(0)
         log_e[sl] = ll.sum(-1)
+        if keep:
+            kept["ll"][sl], kept["d1"][sl], kept["c"][sl] = ll, d1, c
     if const is not None:
         log_e += const[:, None]
-    return obj, log_e
+    return obj, log_e, kept
 
 
 def newton_step(X, Z1, gamma, W1, *, emission, link, var=None, mask=None, share_bias=True,
                 prior_mean=None, prior_prec=0.0, max_iter=10, tol=1e-6, zz=None,
-                const=None):
+                const=None, kept=None):
     """Maximise the weighted log-likelihood (+ Gaussian prior on W) in ``W1 = [b | W]``.
 
     Parameters
@@ -139,6 +171,9 @@ def newton_step(X, Z1, gamma, W1, *, emission, link, var=None, mask=None, share_
         :func:`outer_products` of ``Z1``.
     const : tensor, shape (T,), optional
         Constant part of each bin's log-likelihood, added to the returned log-emissions.
+    kept : dict, optional
+        A previous call's evaluation at ``W1`` (its fourth output): the first iteration
+        then needs no pass of its own. Pass ``{}`` to ask for one when it fits in memory.
 
     Returns
     -------
@@ -149,6 +184,9 @@ def newton_step(X, Z1, gamma, W1, *, emission, link, var=None, mask=None, share_
     log_e : tensor (T, S) or None
         Log-emissions at the returned parameters, when the last line search accepted every
         (state, output) at one trial (else None: the caller computes them).
+    kept : dict or None
+        The evaluation at the returned parameters (same condition; only when ``kept`` was
+        given and it fits :data:`KEEP_BYTES`).
     """
     S, N, D1 = W1.shape
     iu = torch.triu_indices(D1, D1, device=W1.device)
@@ -160,20 +198,25 @@ def newton_step(X, Z1, gamma, W1, *, emission, link, var=None, mask=None, share_
             obj_sn = obj_sn - 0.5 * prior_prec * ((W1_[..., 1:] - prior_mean) ** 2).sum(-1)
         return obj_sn.sum(0) if share_bias else obj_sn
 
-    def trial(W):
-        obj, log_e = _trial(X, Z1, gamma, W, emission, link, var, mask, const)
-        return penalised(W, obj), log_e
+    keep = kept is not None and can_keep(X.shape[0], S, N, X.element_size())
+    prev = kept if kept else None
 
-    new, log_e = None, None
+    def trial(W):
+        obj, log_e, e = _trial(X, Z1, gamma, W, emission, link, var, mask, const, keep)
+        return penalised(W, obj), (log_e, e)
+
+    new, out = None, None
     for _ in range(max_iter):
-        obj, g, h = _terms(X, Z1, gamma, W1, emission, link, var, mask, zz, iu)
+        obj, g, h = _terms(X, Z1, gamma, W1, emission, link, var, mask, zz, iu, prev)
         delta = _direction(g, _full(h, iu, S, N, D1, W1.dtype), W1, share_bias, prior_mean,
                            prior_prec)
-        W1, new, moved, log_e = line_search(W1, delta, penalised(W1, obj), trial,
-                                            (S, N) if share_bias else None)
+        W1, new, moved, out = line_search(W1, delta, penalised(W1, obj), trial,
+                                          (S, N) if share_bias else None)
+        prev = None if out is None else out[1]
         if moved < tol:
             break
-    return W1, float(new.sum()), log_e
+    log_e, kept = (None, None) if out is None else out
+    return W1, float(new.sum()), log_e, kept
 
 
 def line_search(W1, delta, cur, evaluate, expand=None, max_halvings: int = 12):

@@ -9,6 +9,21 @@ from ...errors import InputError
 from .estimator import GLMHMM
 
 
+def sequence_folds(n_seq: int, n_folds: int, random_state=0, groups=None):
+    """Sequence indices of each fold (whole groups, shuffled by ``random_state``, dealt
+    round-robin), or None when there are fewer groups than folds."""
+    labels = np.arange(n_seq) if groups is None else np.asarray(groups)
+    if len(labels) != n_seq:
+        raise InputError(f"groups: {len(labels)} labels for {n_seq} sequences")
+    uniq = list(dict.fromkeys(labels.tolist()))
+    if len(uniq) < n_folds:
+        return None
+    order = np.random.default_rng(random_state).permutation(len(uniq))
+    fold_of = {uniq[g]: k % n_folds for k, g in enumerate(order)}
+    return [[i for i in range(n_seq) if fold_of[labels[i].item()] == k]
+            for k in range(n_folds)]
+
+
 def select_n_states(X, n_states_grid=(1, 2, 3, 4), n_folds: int = 3, *, random_state=0,
                     covariates=None, mask=None, groups=None, **params):
     """k-fold cross-validation of the number of states.
@@ -51,16 +66,8 @@ def select_n_states(X, n_states_grid=(1, 2, 3, 4), n_folds: int = 3, *, random_s
     probe = GLMHMM(n_states=grid[0], random_state=random_state, **params)
     probe._check_params()
     data, _ = probe._prepare(X, covariates, mask)
-    n_seq = len(data.lengths)
-    labels = np.arange(n_seq) if groups is None else np.asarray(groups)
-    if len(labels) != n_seq:
-        raise InputError(f"groups: {len(labels)} labels for {n_seq} sequences")
-    uniq = list(dict.fromkeys(labels.tolist()))
-    if len(uniq) >= n_folds:
-        order = np.random.default_rng(random_state).permutation(len(uniq))
-        fold_of = {uniq[g]: k % n_folds for k, g in enumerate(order)}
-        folds = [[i for i in range(n_seq) if fold_of[labels[i].item()] == k]
-                 for k in range(n_folds)]
+    folds = sequence_folds(len(data.lengths), n_folds, random_state, groups)
+    if folds is not None:
         pool = data
         how = "sequences"
     else:
