@@ -102,9 +102,12 @@ def connectome(path: Path, fig_dir: Path, link: str) -> dict:
 
 
 def glmhmm(path: Path, fig_dir: Path, link: str) -> dict:
-    """GLM-HMM fits of every session (``models/glmhmm/{session}/``)."""
+    """GLM-HMM fits of every session (``models/glmhmm/{session}/``), or of every session of
+    every subject of trial tables (``models/glmhmm/pooled/``)."""
     from . import glmhmm as figs
 
+    if (path / "pooled" / "metrics.json").is_file():
+        return glmhmm_pooled(path / "pooled", fig_dir, link)
     made, rows = {}, []
     for folder in sorted(p for p in path.iterdir() if (p / "metrics.json").is_file()):
         m = read_json(folder / "metrics.json", "metrics.json")
@@ -121,6 +124,32 @@ def glmhmm(path: Path, fig_dir: Path, link: str) -> dict:
         "facts": [("sessions", len(rows))],
         "table": {"columns": ["session", "neurons", "sequences", "bins", "states",
                               "held-out log-likelihood"], "rows": rows},
+        "figures": _figures(made, link),
+    }
+
+
+def glmhmm_pooled(path: Path, fig_dir: Path, link: str) -> dict:
+    """Choice GLM-HMMs of a dataset of trial tables (Ashwood et al.'s protocol)."""
+    from . import glmhmm as figs
+
+    m = read_json(path / "metrics.json", "metrics.json")
+    made = figs.plot_pooled(path, fig_dir, "pooled")
+    bits = m["bits_per_trial_mean"]
+    rows = [[name.replace("K", "GLM-HMM, ").replace("lapse", "lapse model, rates: ")
+             + (" states" if name.startswith("K") else ""), f"{v:.4f}"]
+            for name, v in bits.items()]
+    return {
+        "title": "GLM-HMM of choices", "anchor": "glmhmm",
+        "text": "Every session of every subject pooled (Ashwood et al. 2022): the number of "
+                "states chosen by held-out log-likelihood with folds of whole sessions, a "
+                "global model started from a one-state GLM, then one model per subject "
+                "started from it; the lapse models on the same folds. Scores in bits per "
+                "trial over the training choices' frequency.",
+        "facts": [("subjects", len(m["subjects"])), ("sessions", m["n_sessions"]),
+                  ("trials with a choice", m["n_trials"]),
+                  ("covariates", ", ".join(m["covariates"]) or "none"),
+                  ("selected states", m["selected_n_states"])],
+        "table": {"columns": ["model", "held-out bits/trial"], "rows": rows},
         "figures": _figures(made, link),
     }
 
