@@ -70,13 +70,23 @@ def write(ds, out_dir: str | Path, *, nwb_compression: str | None = None) -> dic
     out_dir = Path(out_dir)
     source = str(ds.attrs.get("source", ""))
     zarr_path, nwb_path = out_dir / "raw.zarr", out_dir / "raw.nwb"
-    try:
+
+    def write_both():
         try:
             store.write_signal(ds, zarr_path)
         except ContractError as e:
             raise ContractError(str(e).replace(str(zarr_path), source or str(zarr_path), 1)) from None
         store.write_nwb(store.read_signal(zarr_path), nwb_path, compression=nwb_compression)
-        problems = nwb_problems(nwb_path, ds)
+        return nwb_problems(nwb_path, ds)
+
+    return _both_or_neither(zarr_path, nwb_path, write_both)
+
+
+def _both_or_neither(zarr_path: Path, nwb_path: Path, write_both) -> dict[str, Path]:
+    """Run ``write_both()`` (it writes both files and returns nwbinspector's problems); on
+    any failure, or a problem, neither file is left behind."""
+    try:
+        problems = write_both()
         if problems:
             raise RuntimeError(f"{nwb_path}: nwbinspector: {problems[0]}")
     except BaseException:
@@ -132,14 +142,10 @@ def _run_trials(paths, out_dir: Path, *, subject=None, session=None, config_dige
     provenance.stamp(ds, ds.attrs.pop("source_files"), source=str(table),
                      config_digest=config_digest)
     zarr_path, nwb_path = out_dir / "raw.zarr", out_dir / "raw.nwb"
-    try:
+
+    def write_both():
         store.write_dataset(ds, zarr_path)
         write_trials_nwb(ds, nwb_path)
-        problems = store.inspect_nwb(nwb_path)
-        if problems:
-            raise RuntimeError(f"{nwb_path}: nwbinspector: {problems[0]}")
-    except BaseException:
-        shutil.rmtree(zarr_path, ignore_errors=True)
-        nwb_path.unlink(missing_ok=True)
-        raise
-    return {"zarr": zarr_path, "nwb": nwb_path}
+        return store.inspect_nwb(nwb_path)
+
+    return _both_or_neither(zarr_path, nwb_path, write_both)

@@ -44,10 +44,7 @@ def _selection(metrics: dict, path: Path) -> tuple:
     ks = sorted(int(k) for k in metrics["heldout_loglik"])
     folds = np.array([metrics["heldout_loglik"][str(k)] for k in ks])
     with style.figure(4.6, 3.2) as fig:
-        ax = fig.subplots()
-        for f in range(folds.shape[1]):
-            ax.plot(ks, folds[:, f], color="#a8dadc", marker=".", lw=0.8)
-        ax.plot(ks, folds.mean(1), color="#1d3557", marker="o", lw=2, label="mean over folds")
+        ax = _folds(fig, ks, folds)
         ax.axvline(metrics["selected_n_states"], color="#e63946", ls="--", label="selected")
         ax.set_xlabel("states")
         ax.set_ylabel("held-out log-likelihood\nper bin and neuron")
@@ -60,6 +57,15 @@ def _selection(metrics: dict, path: Path) -> tuple:
                f"states ({metrics['folds_over']}, {folds.shape[1]} folds); "
                f"{metrics['selected_n_states']} states selected ({metrics['selection_rule']}).")
     return path, js, caption
+
+
+def _folds(fig, x, folds):
+    """One thin line per fold and their mean: the axes of a cross-validation figure."""
+    ax = fig.subplots()
+    for f in range(folds.shape[1]):
+        ax.plot(x, folds[:, f], color="#a8dadc", marker=".", lw=0.8)
+    ax.plot(x, folds.mean(1), color="#1d3557", marker="o", lw=2, label="mean over folds")
+    return ax
 
 
 def _states(model: xr.Dataset, path: Path, session: str) -> tuple:
@@ -171,11 +177,7 @@ def _bits(m: dict, path: Path) -> tuple:
     folds = np.array([m["bits_per_trial"][n] for n in names])
     ticks = [n.replace("K", "").replace("lapse", "L") for n in names]
     with style.figure(4.6, 3.2) as fig:
-        ax = fig.subplots()
-        for f in range(folds.shape[1]):
-            ax.plot(range(len(names)), folds[:, f], color="#a8dadc", marker=".", lw=0.8)
-        ax.plot(range(len(names)), folds.mean(1), color="#1d3557", marker="o", lw=2,
-                label="mean over folds")
+        ax = _folds(fig, range(len(names)), folds)
         ax.set_xticks(range(len(names)), ticks)
         ax.set_xlabel("states (L1/L2: lapse model, 1 or 2 rates)")
         ax.set_ylabel("held-out bits/trial")
