@@ -36,6 +36,8 @@ def test_trial_table_round_trips_through_tsv_zarr_and_nwb(tmp_path, mouse):
         np.testing.assert_allclose(np.nan_to_num(a), np.nan_to_num(b))
         np.testing.assert_allclose(ds["start_time"].values, mouse.data["start_time"].values)
     assert store.inspect_nwb(out["nwb"]) == []
+    for path in out.values():  # `neurodag validate` knows trial tables
+        assert ingest.validate_path(path).endswith("ok (behavior, 240 trials, 3 columns)")
 
 
 def test_trial_times_not_in_the_source_stay_absent(tmp_path):

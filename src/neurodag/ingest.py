@@ -112,6 +112,9 @@ def validate_path(path: str | Path) -> str:
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or store")
+    trials = _trials_summary(path)
+    if trials is not None:
+        return trials
     if path.suffix == ".nwb":
         ds = store.read_nwb(path)
         problems = nwb_problems(path, ds)
@@ -149,3 +152,36 @@ def _run_trials(paths, out_dir: Path, *, subject=None, session=None, config_dige
         return store.inspect_nwb(nwb_path)
 
     return _both_or_neither(zarr_path, nwb_path, write_both)
+
+
+def _trials_summary(path: Path) -> str | None:
+    """:func:`validate_path` of a trial table (zarr with dim ``trial``, or an NWB file of
+    ours holding one), else None."""
+    from . import schema
+
+    if path.suffix == ".nwb":
+        import json
+
+        import h5py
+
+        try:
+            with h5py.File(path, "r") as f:
+                notes = f["general/notes"][()] if "general/notes" in f else b"{}"
+            layout = json.loads(notes.decode() if isinstance(notes, bytes) else notes)
+        except (OSError, ValueError, AttributeError):
+            return None
+        from .store.nwb_read import META_KEY
+
+        if not (isinstance(layout, dict) and layout.get(META_KEY, {}).get("trials")):
+            return None
+        from .store.nwb_trials import read_trials_nwb
+
+        ds = read_trials_nwb(path)
+    else:
+        ds = store.read_dataset(path)
+        if not schema.is_trials(ds):
+            return None
+        ds = ds.load()
+    schema.validate_trials(ds, where=str(path))
+    return (f"{path}: ok (behavior, {ds.sizes['trial']} trials, "
+            f"{ds.sizes['channel']} columns)")
