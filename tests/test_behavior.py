@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from neurodag import schema, store, synth
+from neurodag import schema_trials, store, synth
 from neurodag.errors import ConfigError, ContractError, InputError
 from neurodag.io.behavior import read_trials
 from neurodag.store.nwb_trials import read_trials_nwb, write_trials_nwb
@@ -28,7 +28,7 @@ def test_trial_table_round_trips_through_tsv_zarr_and_nwb(tmp_path, mouse):
     out = ingest.run([tmp_path / "synthetic"], tmp_path / "sub-01", modality="behavior",
                      subject="01", session="01", config_digest="abc")
     for ds in (store.read_dataset(out["zarr"]).load(), read_trials_nwb(out["nwb"])):
-        schema.validate_trials(ds)
+        schema_trials.validate_trials(ds)
         assert ds.attrs["config_digest"] == "abc" and ds.attrs["modality"] == "behavior"
         np.testing.assert_array_equal(ds["session_id"].values, mouse.data["session_id"].values)
         a, b = ds["signal"].values, mouse.data["signal"].values

@@ -6,10 +6,11 @@ held-out log-likelihood within 0.01 per bin/trial)."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
-from neurodag import schema
+from neurodag import schema_trials
 from neurodag.errors import InputError
 from neurodag.models.glmhmm import GLMHMM
 from neurodag.models.glmhmm.data import sequences
@@ -188,7 +189,7 @@ def test_masked_values_do_not_change_the_fit(choices):
 def test_trial_design_history_terms_follow_ashwood():
     table = {"session": ["a"] * 5 + ["b"] * 2, "stimulus": [0.5, -1, 0, 0.25, 1, 1, -1],
              "choice": [1, np.nan, 0, 1, 1, 0, 1], "reward": [1, 0, 0, 1, 1, 0, 1]}
-    ds = schema.validate_trials(schema.build_trials(__import__("pandas").DataFrame(table)))
+    ds = schema_trials.validate_trials(schema_trials.build_trials(pd.DataFrame(table)))
     d = trial_design(ds, covariates=("stimulus", "prev_choice", "wsls"))
     assert d["sessions"] == ["a", "b"]
     # prev_choice: the last choice with a response (-1/+1), 0 before the first

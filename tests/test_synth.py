@@ -13,7 +13,7 @@ import pytest
 import xarray as xr
 from scipy.signal import welch
 
-from neurodag import schema, synth
+from neurodag import schema, schema_trials, synth
 from neurodag.errors import InputError
 
 FIFF = mne.io.constants.FIFF
@@ -50,7 +50,7 @@ def _band_ratio(f, p, band, flank):
 @pytest.mark.parametrize("modality", synth.MODALITIES)
 def test_every_modality_follows_the_contract(sims, modality):
     if modality == "behavior":  # a trial table: the contract with dim trial
-        ds = schema.validate_trials(sims[modality].data)
+        ds = schema_trials.validate_trials(sims[modality].data)
         assert ds.sizes["trial"] == 20 * 100 and "choice" in ds["channel"].values
     else:
         ds = schema.validate(sims[modality].data)

@@ -101,10 +101,15 @@ def nwb_problems(path: Path, ds) -> list[str]:
 
     nwbinspector flags data whose time axis is shorter than the channel axis as possibly
     transposed; ours are time-first by construction (short real clips, more parcels than
-    volumes), so that heuristic is skipped for such recordings.
+    volumes), so that heuristic is skipped for such recordings. A Units table whose source
+    did not state the spike times' resolution is archived without one (that check skipped).
     """
     short = ds.sizes["time"] < ds.sizes["channel"]
-    return store.inspect_nwb(path, ignore=["check_data_orientation"] if short else ())
+    ignore = ["check_data_orientation"] if short else []
+    if "spike_times" in ds and not ds.attrs.get("spike_time_resolution"):
+        # The source did not state its spike-time resolution: writing one would make it up.
+        ignore.append("check_units_resolution_is_set")
+    return store.inspect_nwb(path, ignore=ignore)
 
 
 def validate_path(path: str | Path) -> str:
@@ -157,31 +162,19 @@ def _run_trials(paths, out_dir: Path, *, subject=None, session=None, config_dige
 def _trials_summary(path: Path) -> str | None:
     """:func:`validate_path` of a trial table (zarr with dim ``trial``, or an NWB file of
     ours holding one), else None."""
-    from . import schema
+    from . import schema_trials
 
     if path.suffix == ".nwb":
-        import json
+        from .store.nwb_trials import holds_trials, read_trials_nwb
 
-        import h5py
-
-        try:
-            with h5py.File(path, "r") as f:
-                notes = f["general/notes"][()] if "general/notes" in f else b"{}"
-            layout = json.loads(notes.decode() if isinstance(notes, bytes) else notes)
-        except (OSError, ValueError, AttributeError):
+        if not holds_trials(path):
             return None
-        from .store.nwb_read import META_KEY
-
-        if not (isinstance(layout, dict) and layout.get(META_KEY, {}).get("trials")):
-            return None
-        from .store.nwb_trials import read_trials_nwb
-
         ds = read_trials_nwb(path)
     else:
         ds = store.read_dataset(path)
-        if not schema.is_trials(ds):
+        if not schema_trials.is_trials(ds):
             return None
         ds = ds.load()
-    schema.validate_trials(ds, where=str(path))
+    schema_trials.validate_trials(ds, where=str(path))
     return (f"{path}: ok (behavior, {ds.sizes['trial']} trials, "
             f"{ds.sizes['channel']} columns)")

@@ -11,6 +11,10 @@ A contract Dataset has
 - optionally ``events`` along dim ``event``: the onsets in s, with coordinates
   ``event_duration`` (s) and ``event_label`` (str);
 - optionally ``confounds`` with dims ``(time, confound)`` (e.g. fMRIPrep regressors);
+- optionally, for spikes binned from spike times, ``spike_times`` along dim ``spike`` (s,
+  float64) with channel coordinates ``spike_start``/``spike_stop`` (int64): channel ``c``'s
+  spike times, sorted, are ``spike_times[spike_start[c]:spike_stop[c]]`` (the ragged layout
+  of an NWB ``Units`` table; :func:`set_spike_times`, :func:`get_spike_times`);
 - attrs :data:`REQUIRED_ATTRS` (``modality``, ``sfreq``, ``subject``, ``session``,
   ``source``, ``source_sha256``, ``neurodag_version``, ``config_digest``, ``created``).
 
@@ -287,6 +291,8 @@ def validate(ds: xr.Dataset, *, where: str = "dataset", check_values: bool = Tru
     _check_channels(ds, fail)
     if "events" in ds:
         _check_events(ds, fail)
+    if "spike_times" in ds:
+        _check_spike_times(ds, fail, check_values)
     if "confounds" in ds and ds["confounds"].dims != ("time", "confound"):
         fail(f"confounds has dims {ds['confounds'].dims}, expected ('time', 'confound')")
     if check_values:
@@ -352,103 +358,50 @@ def _check_events(ds: xr.Dataset, fail) -> None:
         fail("event durations must be >= 0")
 
 
-# -- the trial table: behaviour, one row per trial ------------------------------------
-#
-# Choice data have no sampling rate: a behaviour recording is the same contract with the
-# dim ``trial`` in place of ``time``. ``signal`` (trial, channel) holds the table's numeric
-# columns (choice, stimulus, reward, ...; NaN where a trial has no value, e.g. no
-# response), ``channel`` their names; coordinates along ``trial``: ``session_id`` (the
-# session each trial belongs to: one store may hold many sessions of a subject) and,
-# when the table gives them, ``start_time``/``stop_time`` (s). Attrs are those of the
-# signal contract without ``sfreq``, with modality ``behavior``.
-
-TRIAL_MODALITY = "behavior"
-TRIAL_ATTRS = tuple(a for a in REQUIRED_ATTRS if a != "sfreq")
+# ---------------------------------------------------------------------------- spike times
 
 
-def is_trials(ds: xr.Dataset) -> bool:
-    """Whether ``ds`` is a trial table (dim ``trial``) rather than a time series."""
-    return "trial" in ds.dims
-
-
-def build_trials(table: pd.DataFrame, *, subject: str = "01", session: str = "01",
-                 session_column: str = "session", source: str = "memory",
-                 source_sha256: str = "", attrs: Mapping | None = None) -> xr.Dataset:
-    """Build a trial-table Dataset from a DataFrame (one row per trial).
+def set_spike_times(ds: xr.Dataset, times, start, stop) -> xr.Dataset:
+    """Return ``ds`` with spike times per channel attached (see the module docstring).
 
     Parameters
     ----------
-    table : DataFrame
-        Numeric (or boolean) columns become channels of ``signal``; ``start_time`` and
-        ``stop_time`` (s) and the ``session_column`` (any type, kept as text) become
-        coordinates; a column of any other type is a :class:`ContractError`.
-    subject, session : str
-        Identifiers of the store (a subject's sessions may all be in one table).
-    source, source_sha256, attrs
-        As in :func:`build`.
+    ds : xarray.Dataset
+    times : array-like or dask array, shape (n_spikes,)
+        Every channel's spike times in s, channel after channel, each channel's sorted.
+    start, stop : array-like of int, shape (n_channels,)
+        Channel ``c``'s spikes are ``times[start[c]:stop[c]]``.
     """
-    df = pd.DataFrame(table).reset_index(drop=True)
-    coords = {"trial": ("trial", np.arange(len(df)))}
-    if session_column in df:
-        coords["session_id"] = ("trial", np.asarray(df.pop(session_column).astype(str),
-                                                    dtype=object))
-    for name in ("start_time", "stop_time"):
-        if name in df:
-            coords[name] = ("trial", pd.to_numeric(df.pop(name), errors="raise")
-                            .to_numpy(np.float64), {"units": "s"})
-    bad = [c for c in df.columns if not (pd.api.types.is_numeric_dtype(df[c])
-                                         or pd.api.types.is_bool_dtype(df[c]))]
-    if bad:
-        raise ContractError(f"trial table: column {bad[0]!r} is not numeric "
-                            f"({df[bad[0]].dtype}); encode it as numbers")
-    if df.shape[1] == 0:
-        raise ContractError("trial table: no numeric column")
-    coords["channel"] = ("channel", np.asarray([str(c) for c in df.columns], dtype=object))
-    ds = xr.Dataset({"signal": (("trial", "channel"), df.to_numpy(np.float64))},
-                    coords=coords)
-    ds.attrs.update(modality=TRIAL_MODALITY, subject=str(subject), session=str(session),
-                    source=str(source), source_sha256=str(source_sha256),
-                    neurodag_version=__version__, config_digest="", created=_now())
-    if attrs:
-        ds.attrs.update(attrs)
-    return ds
+    data = times if hasattr(times, "dask") else np.asarray(times, dtype=np.float64)
+    ds = ds.drop_vars(["spike_times", "spike_start", "spike_stop"], errors="ignore")
+    ds = ds.assign(spike_times=xr.DataArray(data, dims="spike", attrs={"units": "s"}))
+    return ds.assign_coords(spike_start=("channel", np.asarray(start, dtype=np.int64)),
+                            spike_stop=("channel", np.asarray(stop, dtype=np.int64)))
 
 
-def trials_frame(ds: xr.Dataset) -> pd.DataFrame:
-    """The trial table of ``ds`` back as a DataFrame (coordinates first)."""
-    out = {}
-    for name, col in (("session_id", "session"), ("start_time", "start_time"),
-                      ("stop_time", "stop_time")):
-        if name in ds.coords:
-            out[col] = ds[name].values
-    for c in ds["channel"].values:
-        out[str(c)] = ds["signal"].sel(channel=c).values
-    return pd.DataFrame(out)
+def get_spike_times(ds: xr.Dataset, channel: str) -> np.ndarray:
+    """The spike times (s) of one channel of ``ds``."""
+    i = int(np.flatnonzero(ds["channel"].values == channel)[0])
+    lo, hi = int(ds["spike_start"].values[i]), int(ds["spike_stop"].values[i])
+    return np.asarray(ds["spike_times"].data[lo:hi], dtype=np.float64)
 
 
-def validate_trials(ds: xr.Dataset, *, where: str = "dataset") -> xr.Dataset:
-    """Check a trial-table Dataset; :class:`ContractError` with one line otherwise."""
-
-    def fail(msg: str):
-        raise ContractError(f"{where}: {msg}")
-
-    if not isinstance(ds, xr.Dataset) or "signal" not in ds.data_vars:
-        fail("no 'signal' variable")
-    if ds["signal"].dims != ("trial", "channel"):
-        fail(f"signal has dims {ds['signal'].dims}, expected ('trial', 'channel')")
-    if ds.sizes["trial"] < 1:
-        fail("no trials")
-    missing = [a for a in TRIAL_ATTRS if a not in ds.attrs]
-    if missing:
-        fail(f"missing attribute(s) {missing}")
-    if ds.attrs["modality"] != TRIAL_MODALITY:
-        fail(f"modality {ds.attrs['modality']!r}: a trial table is {TRIAL_MODALITY!r}")
-    names = [str(c) for c in ds["channel"].values]
-    if len(set(names)) != len(names):
-        fail(f"duplicate columns {sorted({n for n in names if names.count(n) > 1})}")
-    if np.isinf(ds["signal"].values).any():
-        fail("signal has infinite values")
-    for name in ("start_time", "stop_time"):
-        if name in ds.coords and ds[name].dims != ("trial",):
-            fail(f"coordinate {name!r} has dims {ds[name].dims}, expected ('trial',)")
-    return ds
+def _check_spike_times(ds: xr.Dataset, fail, check_values: bool) -> None:
+    var = ds["spike_times"]
+    if var.dims != ("spike",):
+        fail(f"spike_times has dims {var.dims}, expected ('spike',)")
+    if var.dtype != np.float64:
+        fail(f"spike_times has dtype {var.dtype}, expected float64 seconds")
+    for name in ("spike_start", "spike_stop"):
+        if name not in ds.coords or ds[name].dims != ("channel",) or ds[name].dtype.kind not in "iu":
+            fail(f"spike_times without an integer '{name}' coordinate along 'channel'")
+    start, stop = ds["spike_start"].values, ds["spike_stop"].values
+    bad = (start < 0) | (stop < start) | (stop > var.sizes["spike"])
+    if bad.any():
+        fail(f"spike_start/spike_stop of channels {ds['channel'].values[bad][:5].tolist()} "
+             f"are not slices of the {var.sizes['spike']} spike times")
+    if check_values:
+        for name, lo, hi in zip(ds["channel"].values, start, stop, strict=True):
+            t = np.asarray(var.data[lo:hi])
+            if not np.isfinite(t).all() or (np.diff(t) < 0).any():
+                fail(f"spike times of channel {name!r} are not finite and sorted")

@@ -180,6 +180,12 @@ def trsa_inputs(wc):
     return session_outputs(wc.dataset, f"{analyses(wc.dataset)['trsa']['input']}.zarr")
 
 
+def connectivity_inputs(wc):
+    """Every session's clean.zarr, and raw.zarr beside it (QC-FC before denoising)."""
+    return {"clean": session_outputs(wc.dataset, "clean.zarr"),
+            "raw": session_outputs(wc.dataset, "raw.zarr")}
+
+
 def analysis_outputs(dataset):
     """{kind: (path shown on the page, files the page needs)} of the dataset's analyses."""
     out = {}
@@ -193,6 +199,9 @@ def analysis_outputs(dataset):
         out["trsa"] = (f"results/{dataset}/models/trsa", [f"results/{dataset}/models/trsa"])
     if "ntf" in analyses(dataset):
         out["ntf"] = (f"results/{dataset}/models/ntf", [f"results/{dataset}/models/ntf"])
+    if "connectivity" in analyses(dataset):
+        out["connectivity"] = (f"results/{dataset}/models/connectivity",
+                               [f"results/{dataset}/models/connectivity"])
     if config["datasets"][dataset].get("denoise"):
         out["denoised"] = (f"results/{dataset}", session_outputs(dataset, "denoised.zarr"))
     return out
@@ -235,3 +244,14 @@ def pooled_glmhmm_inputs(wc):
 
 def pooled_glmhmm_args(wc):
     return analysis_args(wc, "glmhmm", drop=("input", "sequence_label"))
+
+
+# -- job resources from the input's size (neurodag.resources) ------------------
+from neurodag import resources as job_resources
+
+
+def preprocess_resources(input):
+    """mem_mb and runtime of a preprocess job: estimated from its input store's shape
+    (neurodag.resources.preprocess), or the config's resources.preprocess."""
+    overrides = config.get("resources", {}).get("preprocess", {})
+    return job_resources.preprocess(input[0], **overrides)

@@ -6,7 +6,7 @@ cells and ``n/a`` are missing, kept as NaN: e.g. a trial without a response); a
 tables, Ashwood et al.'s data); ``start_time``/``stop_time`` in s, or BIDS
 ``onset``/``duration``, when the table gives the trials' times. True/False columns become
 1/0. Anything else (a text column other than ``session``) is an error naming the column:
-encode it as numbers. See :func:`neurodag.schema.build_trials`.
+encode it as numbers. See :func:`neurodag.schema_trials.build_trials`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import schema
+from .. import schema_trials
 from ..errors import ContractError, InputError
 from ._common import check_file, check_unique, subject_session
 from .sidecars import read_tsv
@@ -89,8 +89,8 @@ def read_trials(path, *, subject: str | None = None, session: str | None = None,
             raise InputError(f"{path}: column {c!r} has infinite values")
     sub, ses = subject_session(path, subject, session)
     try:
-        ds = schema.build_trials(df, subject=sub, session=ses, session_column=session_column,
-                                 source=str(path))
+        ds = schema_trials.build_trials(df, subject=sub, session=ses,
+                                        session_column=session_column, source=str(path))
     except ContractError as e:
         raise InputError(f"{path}: {e}") from None
     ds.attrs["source_files"] = [str(path)]

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .. import schema
+from .. import schema_trials
 from ..errors import InputError
 from .atomic import atomic_path
 
@@ -34,8 +34,8 @@ def write_trials_nwb(ds: xr.Dataset, path) -> Path:
     from .nwb import META_KEY, _json_default, _new_file
 
     path = Path(path)
-    schema.validate_trials(ds, where=str(path))
-    df = schema.trials_frame(ds)
+    schema_trials.validate_trials(ds, where=str(path))
+    df = schema_trials.trials_frame(ds)
     clash = [c for c in ds["channel"].values if str(c) in _RESERVED]
     if clash:
         raise InputError(f"{path}: trial column {clash[0]!r} is a reserved NWB name")
@@ -65,31 +65,36 @@ def write_trials_nwb(ds: xr.Dataset, path) -> Path:
     return path
 
 
+def holds_trials(path) -> bool:
+    """Whether ``path`` is an NWB file of ours holding a trial table."""
+    from .nwb_read import _open, notes_record
+
+    io, nwb = _open(Path(path))
+    try:
+        return bool(notes_record(nwb).get("trials"))
+    finally:
+        io.close()
+
+
 def read_trials_nwb(path) -> xr.Dataset:
     """The trial-table Dataset of an NWB file written by :func:`write_trials_nwb` (or any NWB
     file with a ``trials`` table: its numeric columns, and its times)."""
-    from pynwb import NWBHDF5IO
-
-    from .nwb import META_KEY
+    from .nwb_read import _open, notes_record
 
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
+    io, nwb = _open(path)
     try:
-        with NWBHDF5IO(str(path), "r") as io:
-            nwb = io.read()
-            if nwb.trials is None:
-                raise InputError(f"{path}: no trials table")
-            df = nwb.trials.to_dataframe()
-            try:
-                meta = json.loads(nwb.notes or "{}").get(META_KEY, {})
-            except json.JSONDecodeError:
-                meta = {}
-            attrs = dict(meta.get("attrs", {}))
-            attrs.setdefault("subject", nwb.subject.subject_id if nwb.subject else "01")
-            attrs.setdefault("session", nwb.session_id or "01")
+        if nwb.trials is None:
+            raise InputError(f"{path}: no trials table")
+        df = nwb.trials.to_dataframe()
+        meta = notes_record(nwb)
+        attrs = dict(meta.get("attrs", {}))
+        attrs.setdefault("subject", nwb.subject.subject_id if nwb.subject else "01")
+        attrs.setdefault("session", nwb.session_id or "01")
     except (OSError, ValueError) as e:
-        raise InputError(f"{path}: not a readable NWB file ({e})") from None
+        raise InputError(f"{path}: cannot read the trials table ({e})") from None
+    finally:
+        io.close()
     df = df.drop(columns=[c for c in ("tags", "timeseries") if c in df])
     if "session_id" in df:
         df = df.rename(columns={"session_id": "session"})
@@ -98,9 +103,9 @@ def read_trials_nwb(path) -> xr.Dataset:
     df = df.reset_index(drop=True)
     table = df[[c for c in df.columns if c in ("session", "start_time", "stop_time")
                 or pd.api.types.is_numeric_dtype(df[c])]]
-    ds = schema.build_trials(table, subject=attrs.get("subject", "01"),
-                             session=attrs.get("session", "01"),
-                             source=attrs.get("source", str(path)),
-                             source_sha256=attrs.get("source_sha256", ""))
+    ds = schema_trials.build_trials(table, subject=attrs.get("subject", "01"),
+                                    session=attrs.get("session", "01"),
+                                    source=attrs.get("source", str(path)),
+                                    source_sha256=attrs.get("source_sha256", ""))
     ds.attrs.update({k: v for k, v in attrs.items() if k != "modality"})
     return ds

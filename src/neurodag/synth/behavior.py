@@ -27,10 +27,10 @@ may differ from these by N(0, ``subject_sd``^2) (to exercise per-subject fits); 
 ``arousal * w_j``).
 
 :func:`sample_params`, :func:`design` and :func:`sample` are the pieces; :func:`generate`
-gives one subject's sessions as a trial table (:func:`neurodag.schema.build_trials`) with
-columns ``stimulus``, ``choice`` (1 right, 0 left, NaN missing), ``reward`` (1 when the
-choice matched the stimulus side; zero contrast: a random side) and ``arousal`` when asked
-for, coordinates ``session_id``, ``start_time``/``stop_time`` (one trial every
+gives one subject's sessions as a trial table
+(:func:`neurodag.schema_trials.build_trials`) with columns ``stimulus``, ``choice`` (1 right,
+0 left, NaN missing), ``reward`` (1 when the choice matched the stimulus side; zero contrast:
+a random side) and ``arousal`` when asked for, coordinates ``session_id``, ``start_time``/``stop_time`` (one trial every
 ``trial_s``); ``truth`` holds ``hidden_state`` (trial), ``weights`` (state, covariate),
 ``bias`` (state), ``transmat`` (state, next_state), ``startprob`` (state) and
 ``transition_weights`` (next_state, covariate) when input-driven.
@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .. import schema
+from .. import schema_trials
 from .common import (
     Simulation,
     callable_module,
@@ -168,7 +168,7 @@ def generate(*, seed: int = 0, subject: str = "01", session: str = "01",
     })
     if arousal:
         table["arousal"] = extra[..., 0].ravel()
-    ds = schema.build_trials(table, subject=subject, session=session,
+    ds = schema_trials.build_trials(table, subject=subject, session=session,
                              source=f"synthetic:{m}", source_sha256=params_digest(m, params))
     names = strings(STATES)
     truth = xr.Dataset(

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .. import schema
+from .. import schema, schema_trials
 from ..errors import InputError
 from ..store import atomic_path
 from .common import Simulation
@@ -123,7 +123,7 @@ def _writers(sim: Simulation) -> dict[str, Callable[[Path], None]]:
         out["events.tsv"] = lambda p: _write_tsv(
             schema.get_events(sim.data).rename(columns={"label": "trial_type"}), p)
     if m == "behavior":
-        out["trials.tsv"] = lambda p: schema.trials_frame(sim.data).to_csv(
+        out["trials.tsv"] = lambda p: schema_trials.trials_frame(sim.data).to_csv(
             p, sep="\t", index=False, na_rep="n/a")
     return out
 

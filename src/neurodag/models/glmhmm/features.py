@@ -3,7 +3,7 @@
 - :func:`event_regressors`: stimulus kernels from the contract's events, one regressor per
   event label and lag (``label@lag``: 1 in the bin ``lag`` bins after an onset of that
   label), so that each state's weights on them are its response kernel to the event.
-- :func:`trial_design`: per session of a trial table (:func:`neurodag.schema.build_trials`),
+- :func:`trial_design`: per session of a trial table (:func:`neurodag.schema_trials.build_trials`),
   the choices, the covariates and the mask of trials with a choice. Covariates are table
   columns or the history terms of Ashwood et al. 2022: ``prev_choice`` (the previous
   choice with a response, -1 left / +1 right) and ``wsls`` (win-stay-lose-switch: the

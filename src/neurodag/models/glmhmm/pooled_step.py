@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ... import provenance, schema, store
+from ... import provenance, schema_trials, store
 from ...errors import ConfigError, InputError
 from .step import _log, one_standard_error
 
@@ -124,10 +124,10 @@ def run_pooled(stores, out_dir, *, states=(1, 2, 3, 4), folds: int = 5,
     loaded = []
     for p in map(Path, stores):
         ds = store.read_dataset(p).load()
-        if not schema.is_trials(ds):
+        if not schema_trials.is_trials(ds):
             raise InputError(f"{p}: not a trial table (dim 'trial'); GLM-HMMs of time "
                              "series are fitted per session")
-        schema.validate_trials(ds, where=str(p))
+        schema_trials.validate_trials(ds, where=str(p))
         loaded.append((p, ds, {"response": response, "covariates": tuple(covariates),
                                "transition_covariates": tuple(transition_covariates)}))
     designs = _designs(loaded)
