@@ -13,6 +13,9 @@ from . import style
 
 #: Bins of the state raster (the first sequence, or its start).
 RASTER_BINS = 2000
+#: One colour per state, shared by the weight and posterior figures of choice fits
+#: (Ashwood et al. 2022's: engaged orange, biased left green, biased right blue).
+STATE_COLORS = ("#ff7f00", "#4daf4a", "#377eb8", "#f781bf", "#a65628", "#984ea3")
 
 
 def _save(fig, path: Path) -> Path:
@@ -197,11 +200,10 @@ def _choice_weights(glob: xr.Dataset, subjects: dict, path: Path) -> tuple:
     b = glob["bias"].values[:, 0]
     names = [str(c) for c in glob["covariate"].values] + ["bias"]
     S = w.shape[0]
-    colors = ("#ff7f00", "#4daf4a", "#377eb8", "#f781bf", "#a65628", "#984ea3")
     with style.figure(5.0, 3.2) as fig:
         ax = fig.subplots()
         for s in range(S):
-            c = colors[s % len(colors)]
+            c = STATE_COLORS[s % len(STATE_COLORS)]
             ax.plot(range(len(names)), [*w[s], b[s]], "o-", color=c, lw=2, label=f"state {s}")
             for sub in subjects.values():  # each subject's fit, its states in the global order
                 ax.plot(range(len(names)), [*sub["input_weights"].values[s, 0],
@@ -230,18 +232,20 @@ def _choice_states(glob: xr.Dataset, path: Path) -> tuple:
     with style.figure(9.0, 3.0) as fig:
         left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 1]})
         for s in range(S):
-            left.plot(post[:, s], lw=1.2, label=f"state {s}")
+            left.plot(post[:, s], lw=1.2, label=f"state {s}",
+                      color=STATE_COLORS[s % len(STATE_COLORS)])
         left.set_xlabel(f"trial (session {sess[0]})")
         left.set_ylabel("p(state)")
         left.legend(frameon=False, fontsize=7)
-        im = right.imshow(trans, cmap="bone", vmin=-0.8, vmax=1)
+        right.imshow(trans, cmap="bone", vmin=-0.8, vmax=1)
         for i in range(S):
             for j in range(S):
                 right.text(j, i, f"{trans[i, j]:.2f}", ha="center", va="center", fontsize=7)
         right.set_title("transition matrix", fontsize=8)
         right.set_xticks(range(S))
         right.set_yticks(range(S))
-        del im
+        right.set_xlabel("to")
+        right.set_ylabel("from")
         _save(fig, path)
     occupancy = np.bincount(glob["state_path"].values, minlength=S) / glob.sizes["trial"]
     js = write_json({"transmat": trans.tolist(), "occupancy": occupancy.tolist()},
