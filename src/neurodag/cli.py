@@ -108,6 +108,14 @@ def _cmd_fit_glmhmm(args) -> None:
     print(f"wrote {len(outputs)} files into {args.out}")
 
 
+def _cmd_fit_glmhmm_pooled(args) -> None:
+    from .models.glmhmm import pooled_step
+
+    outputs = pooled_step.run_pooled(args.stores, args.out, config_digest=args.config_digest,
+                                     **_parse_set(args.set))
+    print(f"wrote {len(outputs)} files into {args.out}")
+
+
 def _cmd_trsa(args) -> None:
     from .models.rsa import step as trsa_step
 
@@ -237,7 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", type=Path, help="reference cache folder (fetch-reference)")
     p.add_argument("--nwb-compression", choices=["none", "gzip"], default="none")
     p.add_argument("--out", required=True, type=Path, help="session folder to write into")
-    p.add_argument("--modality", choices=["eeg", "meg", "seeg", "ecog", "fmri", "calcium", "spikes"])
+    p.add_argument("--modality", choices=["eeg", "meg", "seeg", "ecog", "fmri", "calcium",
+                                          "spikes", "behavior"])
     p.add_argument("--subject")
     p.add_argument("--session")
     p.add_argument("--metadata", metavar="JSON",
@@ -270,6 +279,15 @@ def build_parser() -> argparse.ArgumentParser:
     _step_options(p, "states=[1,2,3], folds, prior, emission, link, n_lags, max_iter, "
                      "random_state, device, sequence_label; repeatable")
     p.set_defaults(func=_cmd_fit_glmhmm)
+
+    p = sub.add_parser("fit-glmhmm-pooled",
+                       help="GLM-HMMs of every session of every subject (trial tables)")
+    p.add_argument("stores", nargs="+", metavar="RAW_ZARR", help="one trial table per subject")
+    p.add_argument("--out", required=True, type=Path, help="folder for K{k}.nc, subjects/, "
+                   "metrics.json")
+    _step_options(p, "states, folds, response, covariates=[stimulus,prev_choice,wsls], "
+                     "transition_covariates, n_init, l2, pseudocount, ...; repeatable")
+    p.set_defaults(func=_cmd_fit_glmhmm_pooled)
 
     p = sub.add_parser("trsa", help="RDMs, topological transforms and region identification")
     p.add_argument("stores", nargs="+", metavar="STORE", help="the sessions' contract stores")
@@ -331,7 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("synth", help="write a synthetic recording with its ground truth")
-    p.add_argument("modality", choices=["eeg", "meg", "seeg", "ecog", "fmri", "calcium", "spikes"])
+    p.add_argument("modality", choices=["eeg", "meg", "seeg", "ecog", "fmri", "calcium", "spikes",
+                                        "behavior"])
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--subject", default="01")

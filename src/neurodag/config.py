@@ -470,7 +470,7 @@ def _check_homogenize(name: str, entry: dict, datasets: Mapping) -> None:
 
 #: The modalities each analysis applies to.
 ANALYSIS_MODALITIES = {
-    "glmhmm": ("spikes", "calcium"),
+    "glmhmm": ("spikes", "calcium", "behavior"),
     "trsa": ("eeg", "meg", "seeg", "ecog", "fmri", "calcium"),
     "ntf": ("calcium",),
     "connectivity": ("fmri",),
@@ -488,12 +488,29 @@ def _check_analyses(name: str, entry: dict) -> None:
                               f"{options['upper']}")
         if analysis == "glmhmm" and len(set(options["states"])) != len(options["states"]):
             raise ConfigError(f"{key}.states: {options['states']} repeats a value")
+        if analysis == "glmhmm":
+            _check_glmhmm(key, entry["modality"], options)
         if analysis == "ntf" and not entry["homogenize"]["enabled"]:
             raise ConfigError(f"{key}: factorises the homogenized stack; set "
                               f"datasets.{name}.homogenize.enabled: true")
     if entry.get("denoise") and entry["modality"] != "eeg":
         raise ConfigError(f"config: datasets.{name}.denoise: the EMG denoiser is for EEG, "
                           f"not {entry['modality']}")
+
+
+def _check_glmhmm(key: str, modality: str, options: dict) -> None:
+    """What the schema cannot say about a GLM-HMM entry: which options fit which data."""
+    cov = options.get("covariates")
+    trials = modality == "behavior"
+    if cov is not None and trials != isinstance(cov, list):
+        want = "a list of trial-table columns" if trials else \
+            "{events: [labels], lags: bins} (stimulus kernels)"
+        raise ConfigError(f"{key}.covariates: for {modality} datasets, expected {want}")
+    for name in ("response", "transition_covariates"):
+        if name in options and not trials:
+            raise ConfigError(f"{key}.{name}: for trial tables (behavior datasets) only")
+    if options.get("inputs") in ("covariates", "both") and cov is None and not trials:
+        raise ConfigError(f"{key}.inputs: '{options['inputs']}' needs covariates")
 
 
 def homogenize_stores(config: Mapping, dataset: str) -> list[str]:
@@ -528,10 +545,10 @@ def homogenize_stores(config: Mapping, dataset: str) -> list[str]:
 
 def _fill_step_options(name: str, entry: dict) -> None:
     """Check each step's options against its library defaults, and fill them in."""
-    if entry["modality"] == "connectome":
+    if entry["modality"] in ("connectome", "behavior"):
         if entry.get("preprocess"):
-            raise ConfigError(f"config: datasets.{name}.preprocess: connectomes are not "
-                              "preprocessed")
+            raise ConfigError(f"config: datasets.{name}.preprocess: {entry['modality']} "
+                              "datasets are not preprocessed")
         return
     from . import preprocess
 

@@ -57,6 +57,9 @@ def run(
     """
     out_dir = Path(out_dir)
     paths = [Path(p) for p in inputs]
+    if modality == "behavior":
+        return _run_trials(paths, out_dir, subject=subject, session=session,
+                           config_digest=config_digest, metadata=metadata, **options)
     ds = io.read(paths, modality=modality, subject=subject, session=session, **options)
     source = ds.attrs.get("source") or str(paths[0])
     # Hash every file the reader used (recording parts and sidecars), not just the arguments.
@@ -79,14 +82,24 @@ def write(ds, out_dir: str | Path, *, nwb_compression: str | None = None,
     source = str(ds.attrs.get("source", ""))
     apply_metadata(ds.attrs, metadata, "config: metadata")
     zarr_path, nwb_path = out_dir / "raw.zarr", out_dir / "raw.nwb"
-    dandi_path = out_dir / "dandi.json"
-    try:
+
+    def write_both():
         try:
             store.write_signal(ds, zarr_path)
         except ContractError as e:
             raise ContractError(str(e).replace(str(zarr_path), source or str(zarr_path), 1)) from None
         store.write_nwb(store.read_signal(zarr_path), nwb_path, compression=nwb_compression)
-        skipped = _skipped(ds)
+
+    return _all_or_none(ds, out_dir, write_both, skipped=_skipped(ds))
+
+
+def _all_or_none(ds, out_dir: Path, write_both, *, skipped: list[str]) -> dict[str, Path]:
+    """Run ``write_both()`` (it writes ``raw.zarr`` and ``raw.nwb``), inspect the NWB file
+    and write ``dandi.json``; on any failure, or a problem, none of the three is left."""
+    zarr_path, nwb_path = out_dir / "raw.zarr", out_dir / "raw.nwb"
+    dandi_path = out_dir / "dandi.json"
+    try:
+        write_both()
         findings = nwb_inspect.inspect_file(nwb_path, ignore=skipped)
         problems = nwb_inspect.problems(findings)
         if problems:
@@ -126,6 +139,9 @@ def validate_path(path: str | Path) -> str:
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or store")
+    trials = _trials_summary(path)
+    if trials is not None:
+        return trials
     from . import metadata
 
     if path.suffix == ".nwb":
@@ -147,3 +163,48 @@ def validate_path(path: str | Path) -> str:
     return (f"{path}: ok ({ds.attrs['modality']}, {ds.sizes['channel']} channels, "
             f"{ds.sizes['time']} samples at {ds.attrs['sfreq']:g} Hz; "
             f"{metadata.summary(ds.attrs)})")
+
+
+# -- trial tables (behaviour): raw.zarr (dim trial) and raw.nwb (a TimeIntervals trials table)
+
+def _run_trials(paths, out_dir: Path, *, subject=None, session=None, config_digest="",
+                metadata=None, **options) -> dict[str, Path]:
+    from .io.behavior import find_table, read_trials
+    from .store.nwb_trials import write_trials_nwb
+
+    stray = sorted(set(options) - {"session_column"})
+    if stray:
+        raise InputError(f"ingest: reader option {stray[0]!r} does not apply to trial tables "
+                         "(they take session_column)")
+    table = find_table(paths)
+    ds = read_trials(table, subject=subject, session=session, **options)
+    provenance.stamp(ds, ds.attrs.pop("source_files"), source=str(table),
+                     config_digest=config_digest)
+    apply_metadata(ds.attrs, metadata, "config: metadata")
+
+    def write_both():
+        store.write_dataset(ds, out_dir / "raw.zarr")
+        write_trials_nwb(ds, out_dir / "raw.nwb")
+
+    return _all_or_none(ds, out_dir, write_both, skipped=[])
+
+
+def _trials_summary(path: Path) -> str | None:
+    """:func:`validate_path` of a trial table (zarr with dim ``trial``, or an NWB file of
+    ours holding one), else None."""
+    from . import schema_trials
+
+    if path.suffix == ".nwb":
+        from .store.nwb_trials import holds_trials, read_trials_nwb
+
+        if not holds_trials(path):
+            return None
+        ds = read_trials_nwb(path)
+    else:
+        ds = store.read_dataset(path)
+        if not schema_trials.is_trials(ds):
+            return None
+        ds = ds.load()
+    schema_trials.validate_trials(ds, where=str(path))
+    return (f"{path}: ok (behavior, {ds.sizes['trial']} trials, "
+            f"{ds.sizes['channel']} columns)")

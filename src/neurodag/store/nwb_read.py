@@ -120,16 +120,19 @@ def _open(path: Path):
         raise InputError(f"{where}: not a readable NWB file ({one_line(e)})") from None
 
 
-def _layout(nwbfile) -> dict | None:
-    notes = nwbfile.notes
-    if not notes:
-        return None
+def notes_record(nwbfile) -> dict:
+    """Our JSON record in ``NWBFile.notes`` (``{}`` when the file is not one of ours)."""
     try:
-        meta = json.loads(notes)
+        meta = json.loads(nwbfile.notes or "{}")
     except (TypeError, ValueError):
-        return None
+        return {}
     meta = meta.get(META_KEY) if isinstance(meta, dict) else None
-    return meta if isinstance(meta, dict) and "signal" in meta and "attrs" in meta else None
+    return meta if isinstance(meta, dict) else {}
+
+
+def _layout(nwbfile) -> dict | None:
+    meta = notes_record(nwbfile)
+    return meta if "signal" in meta and "attrs" in meta else None
 
 
 def _resolve(nwbfile, route: str, where: str):
