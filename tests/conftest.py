@@ -97,7 +97,10 @@ SMALL = {
                      "analyses": {"trsa": {}}},
         "tiny_fmri": {"modality": "fmri", "source": {
             "synthetic": "fmri", "sessions": 1, "params": {"n_volumes": 40}}},
-        "tiny_worm": {"modality": "calcium", "source": {"synthetic": "calcium", "sessions": 1}},
+        "tiny_worm": {"modality": "calcium", "source": {"synthetic": "calcium", "sessions": 1},
+                      # what the generator simulates (tests/test_metadata.py)
+                      "metadata": {"species": "Caenorhabditis elegans", "sex": "XX",
+                                   "age": "P0D/"}},
         "tiny_spikes": {"modality": "spikes", "source": {
             "synthetic": "spikes", "sessions": 1,
             "params": {"n_states": 2, "n_neurons": 6, "n_sequences": 3, "n_bins": 400}},
@@ -149,5 +152,20 @@ def run_step(name: str, inputs: dict, out_dir: Path, **options) -> dict:
 
 
 def run_ingest(inputs, out_dir: Path, **options) -> dict:
-    """The ingest step: ``raw.zarr`` and ``raw.nwb`` of the recording ``inputs`` in ``out_dir``."""
+    """The ingest step: ``raw.zarr``, ``raw.nwb`` and ``dandi.json`` of the recording
+    ``inputs`` in ``out_dir``."""
     return run_step("ingest", {"recording": list(inputs)}, out_dir, **options)
+
+
+def write_archive(ds, out_dir: Path, *, metadata: dict | None = None) -> dict:
+    """An in-memory contract Dataset written as ingest writes a recording: ``raw.zarr``,
+    ``raw.nwb`` (nwbinspector's gate) and ``dandi.json`` in ``out_dir``, with ``metadata``
+    laid over the Dataset's (:func:`neurodag.steps.ingest.write`)."""
+    from neurodag import layout, store
+    from neurodag.steps.ingest import write
+
+    out = {role: Path(out_dir) / layout.name(p) for role, p in
+           (("zarr", layout.RAW_ZARR), ("nwb", layout.RAW_NWB), ("dandi", layout.DANDI_JSON))}
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    store.write_json(write(ds, out, metadata=metadata), out["dandi"])
+    return out

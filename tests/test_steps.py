@@ -255,7 +255,8 @@ def test_the_cli_runs_a_step_with_roles_and_with_todays_folder_form(tmp_path):
                  f"folder={tmp_path / 's'}"]) == 0
     assert main(["ingest", str(tmp_path / "s"), "--modality", "spikes", "--out",
                  str(tmp_path / "sub")]) == 0
-    assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["raw.nwb", "raw.zarr"]
+    assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["dandi.json", "raw.nwb",
+                                                                    "raw.zarr"]
     assert main(["preprocess", "--in", f"raw={tmp_path / 'sub' / 'raw.zarr'}",
                  "--out", f"clean={tmp_path / 'c.zarr'}", "--out", f"qc={tmp_path / 'qc.json'}",
                  "--options", '{"min_rate": 0.5}']) == 0

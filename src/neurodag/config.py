@@ -166,7 +166,7 @@ def _reference_sessions(config, dataset, src, key) -> dict[str, Session]:
 #: The parts of a dataset's entry each step's outputs depend on (cumulative down the DAG),
 #: so that changing, say, a homogenize option does not re-run ingest.
 STEP_KEYS = {
-    "ingest": ("modality", "source", "ingest"),
+    "ingest": ("modality", "source", "ingest", "metadata"),
     "preprocess": ("modality", "source", "ingest", "preprocess"),
     "homogenize": ("modality", "source", "ingest", "preprocess", "homogenize"),
 }
@@ -234,6 +234,19 @@ def _check_dataset(name: str, entry: Mapping) -> None:
                               "(no time column)")
 
 
+def _check_metadata(name: str, entry: Mapping, found: Mapping[str, Session]) -> None:
+    """The values of ``metadata:`` (README "Metadata"), one line naming the key."""
+    if "metadata" not in entry:
+        return
+    from . import metadata
+
+    where = f"config: datasets.{name}.metadata"
+    if entry["modality"] == "connectome":
+        raise ConfigError(f"{where}: connectome datasets have no NWB file; metadata is not used")
+    metadata.check_config(entry["metadata"], where,
+                          {sid: s.subject for sid, s in found.items()})
+
+
 def _as_list(value) -> list:
     return [value] if isinstance(value, str) else list(value)
 
@@ -271,6 +284,7 @@ def check(config: Mapping, schema: str | Path | Mapping | None = None) -> dict:
         _check_analyses(name, entry)
         found = sessions(out, name)  # globs must match; session ids must be unique
         _check_reader(name, entry, found)
+        _check_metadata(name, entry, found)
     for name, entry in out["datasets"].items():
         if entry["homogenize"]["enabled"]:
             homogenize_stores(out, name)
@@ -327,23 +341,42 @@ def _check_homogenize(name: str, entry: dict, datasets: Mapping) -> None:
                               f"not {modality}")
 
 
-def analysis_steps() -> dict:
-    """``{analysis: Step}`` of the steps configured under ``analyses:``."""
+def analysis_steps() -> dict[str, list]:
+    """``{analysis: [Step, ...]}`` of the steps configured under ``analyses:`` (one per
+    kind of data: ``glmhmm`` is ``fit-glmhmm`` for time series and ``fit-glmhmm-pooled``
+    for trial tables)."""
     from .steps import registry
 
-    return {step.config.split(".", 1)[1]: step for step in registry().values()
-            if step.config and step.config.startswith("analyses.")}
+    out: dict[str, list] = {}
+    for step in registry().values():
+        if step.config and step.config.startswith("analyses."):
+            out.setdefault(step.config.split(".", 1)[1], []).append(step)
+    return out
+
+
+def analysis_step(analysis: str, modality: str, where: str | None = None):
+    """The step that runs ``analysis`` on data of ``modality``.
+
+    Raises
+    ------
+    ConfigError
+        ``where: runs on ... datasets, not MODALITY`` when no step takes that modality.
+    """
+    found = analysis_steps()[analysis]
+    for step in found:
+        if not step.modalities or modality in step.modalities:
+            return step
+    takes = [m for step in found for m in step.modalities]
+    raise ConfigError(f"{where or analysis}: runs on {', '.join(takes)} datasets, not "
+                      f"{modality}")
 
 
 def _check_analyses(name: str, entry: dict) -> None:
-    steps = analysis_steps()
     for analysis, options in entry["analyses"].items():
         key = f"config: datasets.{name}.analyses.{analysis}"
-        step = steps[analysis]
-        if step.modalities and entry["modality"] not in step.modalities:
-            raise ConfigError(f"{key}: runs on {', '.join(step.modalities)} "
-                              f"datasets, not {entry['modality']}")
-        (step.config_options or step.options).check(options, key)
+        step = analysis_step(analysis, entry["modality"], key)
+        options = (step.config_options or step.options).check(options, key)
+        options.check_modality(entry["modality"], key)
         if analysis == "ntf" and not entry["homogenize"]["enabled"]:
             raise ConfigError(f"{key}: factorises the homogenized stack; set "
                               f"datasets.{name}.homogenize.enabled: true")
@@ -388,10 +421,10 @@ def homogenize_stores(config: Mapping, dataset: str) -> dict[str, str]:
 
 def _fill_step_options(name: str, entry: dict) -> None:
     """Check each step's options against its library defaults, and fill them in."""
-    if entry["modality"] == "connectome":
+    if entry["modality"] in ("connectome", "behavior"):
         if entry.get("preprocess"):
-            raise ConfigError(f"config: datasets.{name}.preprocess: connectomes are not "
-                              "preprocessed")
+            raise ConfigError(f"config: datasets.{name}.preprocess: {entry['modality']} "
+                              "datasets are not preprocessed")
         return
     from . import preprocess
 

@@ -7,10 +7,12 @@ folder. :func:`path` fills a pattern in.
 
 ::
 
-    results/{dataset}/{session}/raw.nwb  raw.zarr  clean.zarr  qc.json  denoised.zarr
+    results/{dataset}/{session}/raw.nwb  raw.zarr  dandi.json  clean.zarr  qc.json
+                                denoised.zarr
     results/{dataset}/{session}/connectome.zarr          (one connectome annotation)
     results/{dataset}/homogenized.zarr   connectome.zarr (merged)
     results/{dataset}/models/glmhmm/{session}/K{k}.nc  metrics.json
+    results/{dataset}/models/glmhmm/pooled/K{k}.nc  subjects/{subject}.nc  metrics.json
     results/{dataset}/models/ntf/rank{r}.nc  metrics.json
     results/{dataset}/models/trsa/trsa.nc  metrics.json
     results/{dataset}/models/connectivity/connectivity.nc  metrics.json
@@ -31,6 +33,7 @@ SESSION = f"{RESULTS}/{{dataset}}/{{session}}"
 SYNTHETIC = f"{SESSION}/synthetic"
 RAW_ZARR = f"{SESSION}/raw.zarr"
 RAW_NWB = f"{SESSION}/raw.nwb"
+DANDI_JSON = f"{SESSION}/dandi.json"
 CLEAN_ZARR = f"{SESSION}/clean.zarr"
 QC_JSON = f"{SESSION}/qc.json"
 DENOISED_ZARR = f"{SESSION}/denoised.zarr"
@@ -43,6 +46,8 @@ HOMOGENIZED = f"{RESULTS}/{{dataset}}/homogenized.zarr"
 MERGED_CONNECTOME = f"{RESULTS}/{{dataset}}/connectome.zarr"
 MODELS = f"{RESULTS}/{{dataset}}/models"
 GLMHMM = f"{MODELS}/glmhmm/{{session}}"
+#: Trial tables: every session of every subject in one fit (its name is not a session's).
+GLMHMM_POOLED = f"{MODELS}/glmhmm/pooled"
 NTF = f"{MODELS}/ntf"
 TRSA = f"{MODELS}/trsa"
 CONNECTIVITY = f"{MODELS}/connectivity"
@@ -50,6 +55,7 @@ CONNECTIVITY = f"{MODELS}/connectivity"
 # -- inside a model's folder -------------------------------------------------------------
 METRICS = "metrics.json"
 GLMHMM_FIT = "K{k}.nc"
+GLMHMM_SUBJECT_FIT = "subjects/{subject}.nc"
 NTF_FIT = "rank{rank}.nc"
 TRSA_RESULTS = "trsa.nc"
 CONNECTIVITY_RESULTS = "connectivity.nc"

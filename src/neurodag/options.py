@@ -166,6 +166,10 @@ class Options:
     def validate(self, where: str) -> None:
         """Checks across options (override; raise with :func:`fail`)."""
 
+    def check_modality(self, modality: str, where: str) -> None:
+        """Checks that depend on the data's modality (override; raise with :func:`fail`):
+        run by the config check before any job, and by the step on its input."""
+
     def to_dict(self, *, wiring: bool = True, unset: bool = True) -> dict:
         """Plain JSON values (nested options as mappings); ``wiring=False`` leaves out the
         keys only the rules read, ``unset=False`` those left unset (None by default)."""

@@ -113,6 +113,30 @@ class GLMHMMMetrics(Record):
     train_loglik: dict
     units: str
     options: dict
+    covariates: list | None = None
+
+
+@dataclasses.dataclass(kw_only=True)
+class GLMHMMPooledMetrics(Record):
+    """``metrics.json`` of the choice GLM-HMMs of a dataset of trial tables
+    (:mod:`neurodag.steps.fit_glmhmm_pooled`)."""
+
+    subjects: list
+    selected_n_states: int
+    best_mean_n_states: int
+    n_sessions: int
+    n_trials: int
+    response: str
+    covariates: list
+    transition_covariates: list
+    selection_rule: str
+    folds_over: str
+    heldout_loglik: dict
+    bits_per_trial: dict
+    bits_per_trial_mean: dict
+    units: str
+    subject_trials: dict
+    options: dict
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -172,4 +196,5 @@ class ConnectivityMetrics(Record):
     options: dict
 
 
-__all__ = ["Record", "QC", "GLMHMMMetrics", "NTFMetrics", "TRSAMetrics", "ConnectivityMetrics"]
+__all__ = ["Record", "QC", "GLMHMMMetrics", "GLMHMMPooledMetrics", "NTFMetrics", "TRSAMetrics",
+           "ConnectivityMetrics"]

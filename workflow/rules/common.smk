@@ -4,9 +4,10 @@ import json
 import shlex
 
 from neurodag import layout
-from neurodag.config import (analysis_steps, dataset_digest, homogenize_kind, homogenize_stores,
+from neurodag.config import (analysis_step, dataset_digest, homogenize_kind, homogenize_stores,
                              sessions as discover_sessions)
 from neurodag.report.papers import PAPERS, needs as figure_needs
+from neurodag.metadata import resolve as session_metadata
 
 wildcard_constraints:
     dataset="[A-Za-z][A-Za-z0-9_-]*",
@@ -15,8 +16,6 @@ wildcard_constraints:
 DATASETS = list(config["datasets"])
 SESSIONS = {name: discover_sessions(config, name) for name in DATASETS}
 REFERENCE_CACHE = config["reference_cache"]
-#: {analysis: step} of the steps configured under a dataset's `analyses:`.
-ANALYSES = analysis_steps()
 
 
 def modality(dataset):
@@ -25,6 +24,11 @@ def modality(dataset):
 
 def session_of(wc):
     return SESSIONS[wc.dataset][wc.session]
+
+
+def analysis_of(dataset, name):
+    """The step that runs analysis `name` on `dataset` (by its modality)."""
+    return analysis_step(name, modality(dataset))
 
 
 def _set_args(options, prefix=""):
@@ -85,6 +89,9 @@ def ingest_args(wc):
         options = {"modality": entry["modality"], "subject": s.subject, "session": s.session}
     if modality(wc.dataset) != "connectome":
         options["nwb_compression"] = config["nwb"]["compression"]
+    meta = session_metadata(entry.get("metadata"), session=s.id, subject=s.subject)
+    if meta:  # this session's metadata from config (README "Metadata")
+        options["metadata"] = meta
     args += _set_args({**options, **entry.get("ingest", {})})
     return shlex.join(["--config-digest", dataset_digest(config, wc.dataset), *args])
 
@@ -134,7 +141,7 @@ def analyses(dataset):
 
 def analysis_args(wc, name):
     """An analysis's options (without the keys only the rules read) and digest."""
-    step = ANALYSES[name]
+    step = analysis_of(wc.dataset, name)
     options = (step.config_options or step.options).check(analyses(wc.dataset)[name], name)
     options = options.to_dict(wiring=False, unset=False)
     if "device" in options and config["gpu"]:
@@ -157,7 +164,7 @@ def analysis_outputs(dataset):
     """{kind: path or {session: path}} of the dataset's analyses (their rules' outputs)."""
     out = {}
     for name in analyses(dataset):
-        step = ANALYSES[name]
+        step = analysis_of(dataset, name)
         pattern = getattr(rules, step.name.replace("-", "_")).output[0]
         if "{session}" in pattern:
             out[name] = {sid: session_path(pattern, dataset, sid) for sid in SESSIONS[dataset]}
@@ -187,7 +194,12 @@ def product_files(dataset):
 # -- reports ----------------------------------------------------------------------------
 
 def signal_datasets():
-    return [d for d in DATASETS if modality(d) != "connectome"]
+    return [d for d in DATASETS if modality(d) not in ("connectome", "behavior")]
+
+
+def trial_datasets():
+    """Datasets of per-trial tables (behavior): no preprocessing; GLM-HMMs pooled."""
+    return [d for d in DATASETS if modality(d) == "behavior"]
 
 
 def connectome_datasets():
@@ -202,9 +214,10 @@ def reported_datasets():
 
 def report_inputs(wc):
     """Each session's raw and clean stores and QC, and the dataset's products."""
-    if modality(wc.dataset) == "connectome":
+    if modality(wc.dataset) in ("connectome", "behavior"):
         return {"raw": [], "products": product_files(wc.dataset)}
     return {"raw": session_outputs(wc.dataset, layout.RAW_ZARR),
+            "dandi": session_outputs(wc.dataset, layout.DANDI_JSON),
             "clean": session_outputs(wc.dataset, layout.CLEAN_ZARR),
             "qc": session_outputs(wc.dataset, layout.QC_JSON),
             "products": product_files(wc.dataset)}
@@ -215,9 +228,9 @@ def report_args(wc):
     d = wc.dataset
     entry = config["datasets"][d]
     args = [d]
-    if modality(d) != "connectome":
-        for role, pattern in (("raw", layout.RAW_ZARR), ("clean", layout.CLEAN_ZARR),
-                              ("qc", layout.QC_JSON)):
+    if modality(d) not in ("connectome", "behavior"):
+        for role, pattern in (("raw", layout.RAW_ZARR), ("dandi", layout.DANDI_JSON),
+                              ("clean", layout.CLEAN_ZARR), ("qc", layout.QC_JSON)):
             args += keyed(role, {sid: session_path(pattern, d, sid) for sid in SESSIONS[d]})
     for kind, value in products(d).items():
         items = ({f"{kind}/{sid}": p for sid, p in value.items()} if isinstance(value, dict)
@@ -234,6 +247,8 @@ def all_outputs():
             out += session_outputs(d, pattern)
     for d in connectome_datasets():
         out += session_outputs(d, layout.SESSION_CONNECTOME)
+    for d in trial_datasets():
+        out += session_outputs(d, layout.RAW_NWB) + session_outputs(d, layout.RAW_ZARR)
     out += [f for d in DATASETS for f in product_files(d)]
     out += [layout.path(layout.REPORT_PAGE, dataset=d) for d in reported_datasets()]
     if reported_datasets():

@@ -36,6 +36,7 @@ rule ingest:
     output:
         nwb=layout.RAW_NWB,
         zarr=directory(layout.RAW_ZARR),
+        dandi=layout.DANDI_JSON,
     params:
         args=ingest_args,
     log:
@@ -48,7 +49,7 @@ rule ingest:
         "../../envs/ingest.yaml"
     shell:
         "neurodag ingest {params.args} --out zarr={output.zarr:q} --out nwb={output.nwb:q} "
-        "> {log} 2>&1"
+        "--out dandi={output.dandi:q} > {log} 2>&1"
 
 
 rule ingest_connectome:

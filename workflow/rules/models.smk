@@ -19,6 +19,32 @@ rule fit_glmhmm:
         "--set session={wildcards.session} {params.args} > {log} 2>&1"
 
 
+# Trial tables: every session of every subject in one fit (the global model, then one per
+# subject); "pooled" would also match fit_glmhmm's {session}.
+ruleorder: fit_glmhmm_pooled > fit_glmhmm
+
+
+rule fit_glmhmm_pooled:
+    input:
+        tables=lambda wc: session_outputs(wc.dataset, layout.RAW_ZARR),
+    output:
+        fits=directory(layout.GLMHMM_POOLED),
+    params:
+        args=lambda wc: analysis_args(wc, "glmhmm"),
+    log:
+        layout.log("fit_glmhmm", "{dataset}", "pooled"),
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=120,
+        gpu=1 if config["gpu"] else 0,
+    conda:
+        "../../envs/models-gpu.yaml"
+    shell:
+        "neurodag fit-glmhmm-pooled {input.tables:q} --out fits={output.fits:q} {params.args} "
+        "> {log} 2>&1"
+
+
 rule trsa:
     input:
         sessions=lambda wc: analysis_inputs(wc, "trsa"),

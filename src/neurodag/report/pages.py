@@ -27,7 +27,7 @@ from .. import __version__, layout
 from ..errors import ConfigError, InputError
 from ..provenance import now
 from ..store import atomic_path
-from . import collect, figures, sections, spectra
+from . import archive, collect, figures, sections, spectra
 from . import qc as qc_figures
 
 SUMMARY = layout.REPORT_SUMMARY
@@ -172,6 +172,7 @@ def dataset_page(
     modality: str | None = None,
     clean: Mapping[str, str | Path] | None = None,
     qc: Mapping[str, str | Path] | None = None,
+    dandi: Mapping[str, str | Path] | None = None,
     figures_dir: str | Path | None = None,
     link: str | None = None,
     at: str | Path | None = None,
@@ -199,6 +200,9 @@ def dataset_page(
         Shown when there are no sessions to take it from.
     clean, qc : mapping of str to path-like, optional
         Session id -> its preprocessed store and ``qc.json``: the session's QC section.
+    dandi : mapping of str to path-like, optional
+        Session id -> the ``dandi.json`` ingest wrote beside its NWB file: the metadata and
+        archive section (:mod:`neurodag.report.archive`).
     figures_dir : path-like, optional
         Where the figures and ``summary.json`` go (default: the folder named after the
         page, ``results/reports/{dataset}/``).
@@ -261,7 +265,7 @@ def dataset_page(
             channels_text=_fmt_range([summary["n_channels_min"], summary["n_channels_max"]]),
             config_yaml=config_yaml, sessions=table, channel_groups=_channel_groups(opened),
             sections=session_sections, analyses=analyses, summary_href=f"{link}/{SUMMARY}",
-            css=CSS,
+            css=CSS, archive=archive.section(opened, dandi or {}),
         )
         tmp_html.write_text(html, encoding="utf-8")
         _write_css(home)

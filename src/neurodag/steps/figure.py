@@ -26,8 +26,8 @@ def _paper(value, path):
 
 @dataclass(frozen=True)
 class FigureOptions(Options):
-    paper: str = option(..., "onehot-glmhmm, trsa, geometric-stability, dynamic-connectome or "
-                             "emg-denoising", check=_paper)
+    paper: str = option(..., "onehot-glmhmm, trsa, geometric-stability, dynamic-connectome, "
+                             "emg-denoising or ashwood-glmhmm", check=_paper)
     seed: int = option(0, "seed of the experiment", ge=0)
     quick: bool = option(False, "a small setting, in seconds")
     cache_dir: str | None = option(None, "reference cache (dynamic-connectome: cect; "

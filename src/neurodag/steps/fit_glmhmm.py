@@ -1,13 +1,20 @@
 """The ``fit-glmhmm`` step: model selection over the number of states for one session.
 
 One session at a time, because sessions of real datasets record different neurons, and a
-GLM-HMM's weights are per neuron pair. The session is cut into its sequences (events
-labelled ``sequence_label``; the whole recording otherwise), the number of states is
+GLM-HMM's coupling weights are per neuron pair. The session is cut into its sequences
+(events labelled ``sequence_label``; the whole recording otherwise); with ``covariates``,
+the session's other events give stimulus kernels
+(:func:`~neurodag.models.glmhmm.features.event_regressors`). The number of states is
 chosen by k-fold held-out log-likelihood (:func:`~neurodag.models.glmhmm.select.
 select_n_states`, then :func:`~neurodag.models.glmhmm.select.one_standard_error`), and a
 model with each candidate number of states is fitted to all sequences and written as
 ``K{k}.nc`` with its Viterbi path and posteriors, so that any candidate can be inspected;
-``metrics.json`` (:class:`~neurodag.records.GLMHMMMetrics`) holds the scores and names the selected one.
+``metrics.json`` (:class:`~neurodag.records.GLMHMMMetrics`) holds the scores and names the
+selected one.
+
+The options (:class:`GLMHMMOptions`, config ``analyses.glmhmm``) are shared with
+:mod:`.fit_glmhmm_pooled`, the same analysis of trial tables; those whose default depends
+on the data are unset (null) and resolved by :meth:`GLMHMMOptions.params`.
 """
 
 from __future__ import annotations
@@ -18,39 +25,76 @@ from typing import Literal
 import numpy as np
 
 from .. import layout
-from ..options import Options, option
+from ..options import Options, fail, option
 from ..records import GLMHMMMetrics as Metrics
 from .contract import Arg, Input, Output, Step
 
-#: Emission and link by modality, when the options do not say.
+#: The values an unset option takes, by modality (otherwise the estimator's defaults).
 BY_MODALITY = {
     "spikes": {"emission": "poisson", "link": "softplus"},
     "calcium": {"emission": "gaussian", "link": "identity"},
+    # Ashwood et al. 2022's choice model: Bernoulli choices driven by the covariates, five
+    # EM starts, the prior of their per-animal fits (sigma = 2), stimulus as the covariate.
+    "behavior": {"emission": "bernoulli", "link": "sigmoid", "inputs": "covariates",
+                 "n_init": 5, "l2": 0.25, "covariates": ["stimulus"], "response": "choice",
+                 "transition_covariates": []},
 }
-#: Options of the selection itself; the others are GLMHMM parameters.
-SELECTION = ("states", "folds", "sequence_label")
+#: Options of the selection and of the data; the others are GLMHMM parameters.
+SELECTION = ("states", "folds", "sequence_label", "covariates", "response",
+             "transition_covariates")
+
+
+@dataclass(frozen=True)
+class Kernels(Options):
+    """Stimulus kernels from a session's events (``label@lag`` covariates)."""
+
+    events: list[str] | None = option(None, "event labels (default: every label but the "
+                                            "sequences')")
+    lags: int = option(10, "bins of kernel after each onset", ge=1)
 
 
 @dataclass(frozen=True)
 class GLMHMMOptions(Options):
-    """The candidates, the folds, and the :class:`~neurodag.models.glmhmm.GLMHMM` parameters
-    (defaults equal to the estimator's; tests/test_steps.py checks)."""
+    """The candidates, the folds, the covariates and the :class:`~neurodag.models.glmhmm.
+    GLMHMM` parameters (defaults equal to the estimator's, or unset where they depend on
+    the data; tests/test_steps.py checks)."""
 
     states: list[int] = option([1, 2, 3, 4, 5], "candidate numbers of states", ge=1,
                                min_items=1)
     folds: int = option(3, "folds of the cross-validation (over sequences, or time blocks "
-                           "of one sequence)", ge=2)
+                           "of one sequence; trial tables: whole sessions)", ge=2)
     sequence_label: str = option("sequence", "events with this label cut a session into "
                                               "sequences (trials)")
+    covariates: Kernels | list[str] | None = option(
+        None, "spikes/calcium: stimulus kernels {events, lags} from the session's events; "
+              "behavior: trial-table columns and history terms (prev_choice, wsls), default "
+              "[stimulus]")
+    response: str | None = option(None, "behavior: the column of the choices (default "
+                                        "choice)")
+    transition_covariates: list[str] | None = option(
+        None, "behavior: more columns that drive the transitions (input-driven transitions; "
+              "they enter the choice GLM too)")
     prior: Literal["none", "gaussian", "onehot"] = option(
         "none", "prior on the weights: none, Gaussian around the states' mean, one-hot "
                 "connectivity")
-    emission: Literal["poisson", "gaussian", "bernoulli"] | None = option(
-        None, "emission distribution (default by modality: spikes poisson, calcium gaussian)")
+    emission: Literal["poisson", "gaussian", "bernoulli", "categorical"] | None = option(
+        None, "emission distribution (default by modality: spikes poisson, calcium gaussian, "
+              "behavior bernoulli)")
     link: Literal["softplus", "sigmoid", "exp", "identity"] | None = option(
-        None, "link function (default by modality: spikes softplus, calcium identity)")
-    n_lags: int = option(5, "bins of history feeding the GLM (exp(-k) basis)", ge=1)
-    share_bias: bool = option(True, "one bias per neuron for all states")
+        None, "link function (default by modality: spikes softplus, calcium identity, "
+              "behavior sigmoid)")
+    n_lags: int = option(5, "bins of history feeding the coupling inputs (exp(-k) basis)",
+                         ge=1)
+    inputs: Literal["coupling", "covariates", "both"] | None = option(
+        None, "what drives the emissions: the outputs' own history, the covariates, or both "
+              "(default coupling; both with covariates; covariates for behavior)")
+    transitions: Literal["stationary", "input_driven"] | None = option(
+        None, "transition logits constant or linear in the covariates (default stationary; "
+              "input_driven with transition_covariates)")
+    n_classes: int | None = option(None, "categorical emission: number of classes (default: "
+                                         "from the data)", ge=2)
+    share_bias: bool | Literal["auto"] = option(
+        "auto", "one bias per output for all states (auto: with coupling inputs only)")
     sigma0: float = option(1 / 3, "standard deviation of the Gaussian prior", gt=0)
     tau: float = option(0.2, "Gumbel-softmax temperature (one-hot prior)", gt=0)
     n_adam_steps: int = option(50, "Adam steps per M-step (one-hot prior)", ge=1)
@@ -58,14 +102,22 @@ class GLMHMMOptions(Options):
     concentration: list[float] = option([0.2, 1.6, 0.2], "Dirichlet hyperprior on the "
                                         "one-hot prior over (inh, none, exc)", gt=0,
                                         min_items=3, max_items=3)
-    l2: float = option(1e-2, "ridge on the weights", ge=0)
+    l2: float | None = option(None, "precision of the Gaussian prior on the weights (default "
+                                    "0.01; behavior 0.25)", ge=0)
     max_iter: int = option(100, "EM iterations at most", ge=1)
-    tol: float = option(1e-6, "EM stops when the log-likelihood per bin and neuron rises by "
+    tol: float = option(1e-6, "EM stops when the log-likelihood per observed value rises by "
                               "less than this", gt=0)
     newton_iter: int = option(1, "Newton iterations per M-step", ge=1)
-    init: Literal["kmeans", "random"] = option("kmeans", "initial posteriors")
-    n_init: int = option(1, "EM runs from different initial posteriors (best kept)", ge=1)
-    pseudocount: float = option(1.0, "added to the expected transition counts", ge=0)
+    init: Literal["auto", "kmeans", "random", "glm"] = option(
+        "auto", "EM start: k-means or random posteriors, or a one-state GLM with noise "
+                "(auto: kmeans with coupling inputs, glm otherwise; behavior: glm)")
+    n_init: int | None = option(None, "EM runs from different starts, the best kept "
+                                      "(default 1; behavior 5)", ge=1)
+    init_noise: float = option(0.2, "standard deviation of the noise on the GLM start", gt=0)
+    pseudocount: float = option(1.0, "Dirichlet prior on each transition row (alpha - 1)",
+                                ge=0)
+    stickiness: float = option(0.0, "more Dirichlet prior on the diagonal of the "
+                                    "transitions", ge=0)
     random_state: int = option(0, "seed of the folds and of every fit", ge=0)
     device: str = option("cpu", "cpu or cuda")
     dtype: Literal["float64", "float32"] = option("float64", "precision of the computation")
@@ -73,26 +125,49 @@ class GLMHMMOptions(Options):
                                      "sqrt(bins))", ge=1)
 
     def validate(self, where):
-        from ..options import fail
-
         if len(set(self.states)) != len(self.states):
             fail(f"{where}.states", f"{self.states} repeats a value")
 
-    def params(self, modality: str) -> dict:
-        """The GLMHMM parameters, emission and link defaulting by ``modality``."""
-        out = {k: v for k, v in self.to_dict(wiring=False).items() if k not in SELECTION}
-        for key in ("emission", "link"):
+    def check_modality(self, modality, where):
+        trials = modality == "behavior"
+        cov = self.covariates
+        if cov is not None and trials != isinstance(cov, list):
+            want = "a list of trial-table columns" if trials else \
+                "{events: [labels], lags: bins} (stimulus kernels)"
+            fail(f"{where}.covariates", f"for {modality} datasets, expected {want}")
+        for name in ("response", "transition_covariates"):
+            if getattr(self, name) is not None and not trials:
+                fail(f"{where}.{name}", "for trial tables (behavior datasets) only")
+        if self.inputs in ("covariates", "both") and cov is None and not trials:
+            fail(f"{where}.inputs", f"'{self.inputs}' needs covariates")
+        if trials and self.init != "auto":
+            fail(f"{where}.init", "trial tables start from a one-state GLM with noise")
+
+    def resolved(self, modality: str) -> dict:
+        """Every option with the unset ones given their value for ``modality``."""
+        out = self.to_dict(wiring=False)
+        for key, value in BY_MODALITY[modality].items():
             if out[key] is None:
-                out[key] = BY_MODALITY[modality][key]
+                out[key] = value
+        if out["inputs"] is None and out["covariates"] is not None:
+            out["inputs"] = "both"
+        if out["transitions"] is None and out["transition_covariates"]:
+            out["transitions"] = "input_driven"
         return out
+
+    def params(self, modality: str) -> dict:
+        """The GLMHMM parameters for ``modality`` (those still unset take the estimator's
+        defaults)."""
+        return {k: v for k, v in self.resolved(modality).items()
+                if k not in SELECTION and k != "session" and v is not None}
 
 
 @dataclass(frozen=True)
 class GLMHMMConfig(GLMHMMOptions):
     """Config ``analyses.glmhmm``: the options and which store the rule gives."""
 
-    input: Literal["raw", "clean"] = option("clean", "fit the raw or the preprocessed signal",
-                                            wiring=True)
+    input: Literal["raw", "clean"] = option(
+        "clean", "fit the raw or the preprocessed signal (trial tables: raw)", wiring=True)
 
 
 @dataclass(frozen=True)
@@ -101,12 +176,12 @@ class FitOptions(GLMHMMOptions):
                                        "sub-SUBJECT_ses-SESSION of the store)")
 
 
-def _decoded(model, parts):
+def decoded(model, parts, covs=None):
     """Viterbi path and posteriors of every sequence, on one concatenated time axis, and the
     log-likelihood per bin and neuron (one inference pass)."""
     import xarray as xr
 
-    paths, probs, loglik = model.decode(parts)
+    paths, probs, loglik = model.decode(parts, covs)
     paths = paths if isinstance(paths, list) else [paths]
     probs = probs if isinstance(probs, list) else [probs]
     time = np.concatenate([p["time"].values for p in parts])
@@ -116,6 +191,16 @@ def _decoded(model, parts):
          "posterior": (("time", "state"), np.concatenate(probs))},
         coords={"time": time, "sequence": ("time", seq)},
     ), loglik
+
+
+def _covariates(ds, parts, kernels: dict | None):
+    """The event regressors of every sequence (None without ``kernels``)."""
+    if kernels is None:
+        return None
+    from ..models.glmhmm.features import event_regressors
+
+    U = event_regressors(ds, kernels["events"], kernels["lags"])
+    return [U.sel(time=p["time"].values) for p in parts]
 
 
 def compute(inputs, options: FitOptions, ctx):
@@ -128,17 +213,24 @@ def compute(inputs, options: FitOptions, ctx):
 
     ds = inputs.read("signal")
     modality = ds.attrs["modality"]
-    if modality not in BY_MODALITY:
-        raise InputError(f"{inputs['signal']}: GLM-HMMs are fitted to spikes or calcium, "
-                         f"not {modality}")
+    if modality not in ("spikes", "calcium"):
+        raise InputError(f"{inputs['signal']}: GLM-HMMs of a session are fitted to spikes or "
+                         f"calcium, not {modality}"
+                         + (" (trial tables: fit-glmhmm-pooled)" if modality == "behavior"
+                            else ""))
+    options.check_modality(modality, "fit-glmhmm")
+    resolved = options.resolved(modality)
     params = options.params(modality)
-    params.pop("session")
     states = options.states
     parts = [p.load() for p in sequences(ds, label=options.sequence_label)]
+    covs = _covariates(ds, parts, resolved["covariates"])
     n_bins = int(sum(p.sizes["time"] for p in parts))
     ctx.log(f"{inputs['signal']}: {len(parts)} sequences, {n_bins} bins, "
-            f"{ds.sizes['channel']} neurons; cross-validating {states} states")
-    best_mean, scores = select_n_states(parts, states, options.folds, **params)
+            f"{ds.sizes['channel']} neurons"
+            + (f", {covs[0].sizes['covariate']} covariates" if covs else "")
+            + f"; cross-validating {states} states")
+    best_mean, scores = select_n_states(parts, states, options.folds, covariates=covs,
+                                        **params)
     best = one_standard_error(scores)
     mean = scores.mean("fold")
     ctx.log("held-out log-likelihood: " + ", ".join(
@@ -146,12 +238,12 @@ def compute(inputs, options: FitOptions, ctx):
                                                       strict=True)) + f"; selected K={best}")
     files, train = {}, {}
     for k in states:
-        model = GLMHMM(n_states=int(k), **params).fit(parts)
+        model = GLMHMM(n_states=int(k), **params).fit(parts, covs)
         ctx.log(f"fitted K={int(k)}: {model.n_iter_} EM iterations, converged "
                 f"{model.converged_}")
         fitted = model.to_xarray()
-        decoded, train[str(k)] = _decoded(model, parts)
-        out = xr.merge([fitted, decoded])
+        path, train[str(k)] = decoded(model, parts, covs)
+        out = xr.merge([fitted, path])
         out.attrs.update(fitted.attrs, selected=int(k == best), train_loglik=train[str(k)])
         files[layout.GLMHMM_FIT.format(k=k)] = ctx.stamp(out)
     session = options.session or f"sub-{ds.attrs['subject']}_ses-{ds.attrs['session']}"
@@ -167,6 +259,7 @@ def compute(inputs, options: FitOptions, ctx):
         heldout_loglik_mean={str(int(k)): float(mean.sel(n_states=k))
                              for k in scores["n_states"].values},
         train_loglik=train, units=scores.attrs["units"],
+        covariates=None if covs is None else [str(c) for c in covs[0]["covariate"].values],
         options={**options.to_dict(), **params})
     return {"fits": files}
 

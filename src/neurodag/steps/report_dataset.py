@@ -1,6 +1,6 @@
 """The ``report-dataset`` step (``neurodag report dataset``): one dataset's page, from the
-inputs the rule lists: each session's raw store, its clean store and QC, and the dataset's
-products (``--in products[KIND]=PATH`` or ``products[KIND/SESSION]=PATH``)."""
+inputs the rule lists: each session's raw store, its DANDI report, its clean store and QC,
+and the dataset's products (``--in products[KIND]=PATH`` or ``products[KIND/SESSION]=PATH``)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,8 @@ def compute(inputs, options: PageOptions, ctx):
     pages.dataset_page(options.name, inputs["raw"], ctx.out["page"],
                        description=options.description, config=options.config,
                        products=products(inputs["products"]), modality=modality,
-                       clean=inputs["clean"], qc=inputs["qc"], figures_dir=ctx.out["figures"],
+                       clean=inputs["clean"], qc=inputs["qc"], dandi=inputs["dandi"],
+                       figures_dir=ctx.out["figures"],
                        link=link, at=page)
     return {}
 
@@ -74,6 +75,8 @@ STEP = Step(
     group="report",
     help="one dataset's page from its sessions' stores, QC and products",
     inputs={"raw": Input("signal", "each session's raw store", keyed=True, optional=True),
+            "dandi": Input("json", "each session's dandi.json (ingest)", keyed=True,
+                           optional=True),
             "clean": Input("signal", "each session's preprocessed store", keyed=True,
                            optional=True),
             "qc": Input("json", "each session's qc.json", keyed=True, optional=True),

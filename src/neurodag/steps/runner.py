@@ -219,6 +219,7 @@ def _write(kind: str, obj, path: Path, ctx: Context) -> None:
         path.mkdir(parents=True, exist_ok=True)
         by_suffix = {".nc": "netcdf", ".json": "json", ".zarr": "dataset"}
         for name, item in obj.items():
+            (path / name).parent.mkdir(parents=True, exist_ok=True)   # "subjects/s1.nc"
             _write(by_suffix[Path(name).suffix], item, path / name, ctx)
     else:
         raise TypeError(f"{ctx.step.name}: cannot write a {type(obj).__name__} as {kind}")

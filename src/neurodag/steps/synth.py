@@ -17,8 +17,8 @@ class SynthOptions(Options):
 
     EXTRA = "params"
 
-    modality: Literal["eeg", "meg", "seeg", "ecog", "fmri", "calcium", "spikes"] = option(
-        ..., "the generator")
+    modality: Literal["eeg", "meg", "seeg", "ecog", "fmri", "calcium", "spikes",
+                      "behavior"] = option(..., "the generator")
     seed: int = option(0, "seed (the same seed and parameters give identical numbers)", ge=0)
     subject: str = option("01", "subject label written into the files")
     session: str = option("01", "session label written into the files")
