@@ -227,7 +227,8 @@ def test_ingest_step_writes_zarr_and_a_clean_nwb_of_the_same_numbers(fake_cache,
     ref, cache = fake_cache
     monkeypatch.setattr(reference.cache, "REFERENCES", {**reference.REFERENCES, ref.name: ref})
     out = steps.run("ingest", {"reference": cache / ref.name},
-                    {"zarr": tmp_path / "raw.zarr", "nwb": tmp_path / "raw.nwb"},
+                    {"zarr": tmp_path / "raw.zarr", "nwb": tmp_path / "raw.nwb",
+                     "dandi": tmp_path / "dandi.json"},
                     {"reference": f"{ref.name}/eeg"}, config_digest="abc")
     back = store.read_signal(out["zarr"])
     np.testing.assert_allclose(back["signal"].values, _eeg(0) * 1e-6, rtol=1e-6)

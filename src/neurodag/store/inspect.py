@@ -6,7 +6,7 @@ two readings:
 - the gate (:func:`problems`): CRITICAL and BEST_PRACTICE_VIOLATION messages, and
   ERROR/PYNWB_VALIDATION, under nwbinspector's default importances, except the checks of
   :data:`METADATA_CHECKS`. A file that fails it is not written (see
-  :func:`neurodag.ingest.write`).
+  :func:`neurodag.steps.ingest.write`).
 - the DANDI profile (:func:`dandi_findings`): every message with the importance
   nwbinspector's ``dandi`` config gives it (the checks ``dandi validate`` runs; there
   sex, age and species are CRITICAL). What a source did not state is reported here, not
