@@ -160,3 +160,29 @@ def test_ashwood_figure_quick_setting_writes_numbers_beside_the_paper(tmp_path):
     assert d["bits_per_trial"]["GLM-HMM K=3"] > d["bits_per_trial"]["lapse (2)"]
     rows = ashwood_glmhmm.compare(tmp_path)
     assert {"metric", "ours", "published"} <= set(rows[0])
+
+
+def test_unset_glmhmm_options_resolve_by_modality():
+    """One analyses.glmhmm declaration: trial tables get Ashwood et al.'s choice model, time
+    series the estimator's defaults (emission and link by modality)."""
+    from neurodag.models.glmhmm import GLMHMM
+    from neurodag.steps.fit_glmhmm import GLMHMMOptions
+
+    opts = GLMHMMOptions.check({}, "glmhmm")
+    trials = opts.resolved("behavior")
+    assert {k: trials[k] for k in ("emission", "link", "inputs", "n_init", "l2", "covariates",
+                                   "response", "transition_covariates")} == {
+        "emission": "bernoulli", "link": "sigmoid", "inputs": "covariates", "n_init": 5,
+        "l2": 0.25, "covariates": ["stimulus"], "response": "choice",
+        "transition_covariates": []}
+    spikes = opts.params("spikes")
+    assert (spikes["emission"], spikes["link"]) == ("poisson", "softplus")
+    default = GLMHMM()
+    for key in ("inputs", "n_init", "l2", "transitions"):   # unset: the estimator's default
+        assert key not in spikes and getattr(default, key) is not None
+    with_kernels = GLMHMMOptions.check({"covariates": {"lags": 8}, "transition_covariates": None},
+                                       "glmhmm").resolved("spikes")
+    assert with_kernels["inputs"] == "both" and with_kernels["covariates"] == \
+        {"events": None, "lags": 8}
+    moving = GLMHMMOptions.check({"transition_covariates": ["stimulus"]}, "glmhmm")
+    assert moving.resolved("behavior")["transitions"] == "input_driven"

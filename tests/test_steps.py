@@ -144,6 +144,24 @@ def test_library_defaults_come_from_the_declarations():
     assert TrainingOptions.defaults()["n_synthetic"] == list(data.N_SYNTHETIC)
 
 
+def test_an_analysis_is_one_declaration_and_one_step_per_modality():
+    """Steps that share a config section (glmhmm: fit-glmhmm, fit-glmhmm-pooled) share its
+    declaration, and each modality has at most one of them."""
+    from neurodag.config import analysis_step, analysis_steps
+
+    for name, found in analysis_steps().items():
+        assert len({s.config_options or s.options for s in found}) == 1, name
+        seen = [m for s in found for m in s.modalities]
+        assert len(seen) == len(set(seen)), name
+        for s in found:
+            for m in s.modalities:
+                assert analysis_step(name, m) is s
+    assert analysis_step("glmhmm", "behavior").name == "fit-glmhmm-pooled"
+    with pytest.raises(ConfigError, match="glmhmm: runs on spikes, calcium, behavior datasets, "
+                                          "not eeg"):
+        analysis_step("glmhmm", "eeg")
+
+
 def test_the_issues_disagreements_are_resolved():
     schema = config_schema.load_schema()["$defs"]["analyses"]["properties"]
     from neurodag.models.glmhmm import GLMHMM
