@@ -119,7 +119,7 @@ def glmhmm(path: Path, fig_dir: Path, link: str) -> dict:
                      m["selected_n_states"], f"{ll[k]:.4f}",
                      f"{(ll[k] - ll['1']) / np.log(2):+.4f}" if "1" in ll else ""])
         inputs = m["params"].get("inputs", "coupling")
-        covariates = m.get("covariates", [])
+        covariates = m.get("covariates") or []
     return {
         "title": "GLM-HMM", "anchor": "glmhmm",
         "text": "Hidden-state GLMs of each session: the number of states chosen by "
