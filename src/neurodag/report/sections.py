@@ -122,7 +122,7 @@ def glmhmm(path: Path, fig_dir: Path, link: str) -> dict:
                      _per_state(st.get("occupancy"), "{:.2f}"),
                      _per_state(st.get("dwell_mean_s"), "{:.3g}")])
         inputs = m["params"].get("inputs", "coupling")
-        covariates = m.get("covariates", [])
+        covariates = m.get("covariates") or []
     return {
         "title": "GLM-HMM", "anchor": "glmhmm",
         "text": "Hidden-state GLMs of each session: the number of states chosen by "
