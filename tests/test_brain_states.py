@@ -154,8 +154,14 @@ def test_brainspace_connectome_loadings_against_fd(brainspace_clean, tmp_path):
     starts, window = ds["window_start"].values, int(ds.attrs["window"])
     direct_fd = np.array([np.nanmean(fd[s:s + window]) for s in starts])
     np.testing.assert_allclose(ds["window_fd"].values[0], direct_fd)
+    # windows left mostly censored are not factorised and not correlated
+    obs = ds["window_observed"].values[0].astype(bool)
+    keep = clean["sample_mask"].values.astype(bool)
+    usable = affinity.usable(keep, 5)
+    assert obs.tolist() == [2 * usable[s:s + window].sum() >= window for s in starts]
     for k, r in enumerate(m["fd_correlation"]):
-        assert r == pytest.approx(np.corrcoef(ds["temporal"].values[k], direct_fd)[0, 1])
+        assert r == pytest.approx(np.corrcoef(ds["temporal"].values[k][obs],
+                                              direct_fd[obs])[0, 1])
     assert ds["community"].shape == (m["rank"], 311)
     assert all(c >= 2 for c in m["communities_per_factor"])
     from neurodag.report import pages

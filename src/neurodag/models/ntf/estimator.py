@@ -427,6 +427,8 @@ def _add_motion(stacked: xr.Dataset, model: DynamicConnectome, results: dict) ->
     for ds in results.values():
         ds["window_fd"] = (("animal", "window"), fd, {
             "units": "mm", "description": "mean framewise displacement over the window"})
+        ds["window_observed"] = (("animal", "window"), ten.window_observed.T.copy(), {
+            "description": "False: the window is mostly censored and was not factorised"})
         r = motion_correlation(ds["temporal"].values, fd[0], ten.window_observed[:, 0])
         ds.attrs["fd_correlation"] = [np.nan if v is None else v for v in r]
         ds.attrs["fd_session"] = str(model.animals_[0])
