@@ -108,7 +108,7 @@ def glmhmm(path: Path, fig_dir: Path, link: str) -> dict:
 
     if (path / "pooled" / "metrics.json").is_file():
         return glmhmm_pooled(path / "pooled", fig_dir, link)
-    made, rows = {}, []
+    made, rows, fmri = {}, [], None
     for folder in sorted(p for p in path.iterdir() if (p / "metrics.json").is_file()):
         m = read_json(folder / "metrics.json", "metrics.json")
         for key, fig in figs.plot_session(folder, fig_dir, folder.name).items():
@@ -123,16 +123,23 @@ def glmhmm(path: Path, fig_dir: Path, link: str) -> dict:
                      _per_state(st.get("dwell_mean_s"), "{:.3g}")])
         inputs = m["params"].get("inputs", "coupling")
         covariates = m.get("covariates") or []
+        fmri = m.get("fmri") or fmri
     return {
         "title": "GLM-HMM", "anchor": "glmhmm",
         "text": "Hidden-state GLMs of each session: the number of states chosen by "
                 "cross-validated held-out log-likelihood (per bin and neuron; 1 state is the "
                 "plain GLM), the decoded states, the coupling weights of each state and its "
-                "weights on the external covariates (stimulus kernels).",
+                "weights on the external covariates (stimulus kernels)."
+                + ("" if fmri is None else
+                   f" fMRI brain states: a Gaussian HMM (a mean and variance per state, no "
+                   f"coupling) of the {fmri['components']} leading principal components of "
+                   f"{fmri['n_parcels']} parcels ({fmri['atlas']}), censored volumes left "
+                   "out of the likelihood; occupancy and dwell times over the kept volumes."),
         "facts": [("sessions", len(rows))] + ([
             ("inputs", inputs),
             ("covariates", _covariate_names(covariates) or "none")] if rows else []),
-        "table": {"columns": ["session", "neurons", "sequences", "bins", "states",
+        "table": {"columns": ["session", "neurons" if fmri is None else "components",
+                              "sequences", "bins", "states",
                               "held-out log-likelihood per bin and neuron",
                               "over the 1-state GLM (bits per bin and neuron)",
                               "occupancy per state", "mean dwell per state (s)"],
