@@ -432,7 +432,7 @@ def test_workflow_passes_config_metadata_and_reports_the_dandi_profile(small_run
 #: Short versions of the default config's synthetic sessions (the metadata is the config's).
 _SHORT = {"eeg": {"duration": 5.0}, "meg": {"duration": 5.0}, "seeg": {"duration": 5.0},
           "fmri": {"n_volumes": 30}, "calcium": {"duration": 30.0},
-          "spikes": {"n_sequences": 2, "n_bins": 200}}
+          "spikes": {"n_sequences": 2, "n_bins": 200}, "behavior": {"n_sessions": 2}}
 
 
 @pytest.mark.slow
@@ -452,7 +452,12 @@ def test_default_config_nwb_files_are_dandi_clean_and_pass_dandi_validate(
         if session.synthetic:
             sim = synth.generate(session.synthetic, seed=session.seed, subject=session.subject,
                                  **{**session.params, **_SHORT[session.synthetic]})
-            written = ingest.write(sim.data, out, metadata=meta)
+            if entry["modality"] == "behavior":  # trial tables are ingested from their files
+                synth.write(sim, tmp_path / f"{name}-synthetic")
+                written = ingest.run([tmp_path / f"{name}-synthetic"], out, modality="behavior",
+                                     subject=session.subject, session=session.id, metadata=meta)
+            else:
+                written = ingest.write(sim.data, out, metadata=meta)
         else:
             written = reference.ingest_session(
                 session.reference, session.id, reference_cache(session.reference), out,
