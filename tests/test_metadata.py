@@ -435,7 +435,7 @@ def test_workflow_passes_config_metadata_and_reports_the_dandi_profile(small_run
 #: Short versions of the default config's synthetic sessions (the metadata is the config's).
 _SHORT = {"eeg": {"duration": 5.0}, "meg": {"duration": 5.0}, "seeg": {"duration": 5.0},
           "fmri": {"n_volumes": 30}, "calcium": {"duration": 30.0},
-          "spikes": {"n_sequences": 2, "n_bins": 200}}
+          "spikes": {"n_sequences": 2, "n_bins": 200}, "behavior": {"n_sessions": 2}}
 
 
 @pytest.mark.slow
@@ -455,7 +455,16 @@ def test_default_config_nwb_files_are_dandi_clean_and_pass_dandi_validate(
         if session.synthetic:
             sim = synth.generate(session.synthetic, seed=session.seed, subject=session.subject,
                                  **{**session.params, **_SHORT[session.synthetic]})
-            written = write_archive(sim.data, out, metadata=meta)
+            if entry["modality"] == "behavior":  # trial tables are ingested from their files
+                synth.write(sim, tmp_path / f"{name}-synthetic")
+                written = run_ingest([tmp_path / f"{name}-synthetic"], out, modality="behavior",
+                                     subject=session.subject, session=session.id, metadata=meta)
+            else:
+                written = write_archive(sim.data, out, metadata=meta)
+        elif session.reference is None:   # files, e.g. the EEGLAB recording of ../shared
+            written = run_ingest(list(session.inputs), out, modality=entry["modality"],
+                                 subject=session.subject, session=session.id, metadata=meta,
+                                 **entry["ingest"])
         else:
             written = run_step(
                 "ingest", {"reference": reference_cache(session.reference) / session.reference},

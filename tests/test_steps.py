@@ -157,8 +157,8 @@ def test_an_analysis_is_one_declaration_and_one_step_per_modality():
             for m in s.modalities:
                 assert analysis_step(name, m) is s
     assert analysis_step("glmhmm", "behavior").name == "fit-glmhmm-pooled"
-    with pytest.raises(ConfigError, match="glmhmm: runs on spikes, calcium, behavior datasets, "
-                                          "not eeg"):
+    with pytest.raises(ConfigError, match="glmhmm: runs on spikes, calcium, fmri, behavior "
+                                          "datasets, not eeg"):
         analysis_step("glmhmm", "eeg")
 
 

@@ -230,7 +230,10 @@ def _cmd_check_config(args) -> None:
     if args.print_schema:
         print(yaml.safe_dump(config.load_schema(args.schema), sort_keys=False), end="")
         return
-    cfg = config.check(config.load_yaml(args.config), schema=args.schema)
+    notes: list[str] = []
+    cfg = config.check(config.load_yaml(args.config), schema=args.schema, notes=notes)
+    for line in notes:
+        print(line)
     n = {name: len(config.sessions(cfg, name)) for name in cfg["datasets"]}
     print(f"{args.config}: ok ({len(n)} datasets, {sum(n.values())} sessions)")
 

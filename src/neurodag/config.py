@@ -75,7 +75,7 @@ def session_seed(seed: int, dataset: str, index: int) -> int:
 #: The keys each kind of source takes (besides its own name).
 SOURCE_KEYS = {
     "synthetic": {"sessions", "params"},
-    "files": {"extra"},
+    "files": {"extra", "optional"},
     "bids": {"datatype", "task", "subjects", "sessions", "runs", "extra"},
     "reference": {"sessions"},
 }
@@ -251,7 +251,8 @@ def _as_list(value) -> list:
     return [value] if isinstance(value, str) else list(value)
 
 
-def check(config: Mapping, schema: str | Path | Mapping | None = None) -> dict:
+def check(config: Mapping, schema: str | Path | Mapping | None = None, *,
+          notes: list | None = None) -> dict:
     """Validate a config and return it with defaults filled in (the step sections of the
     schema come from the steps' declarations: :mod:`neurodag.config_schema`).
 
@@ -261,6 +262,8 @@ def check(config: Mapping, schema: str | Path | Mapping | None = None) -> dict:
         The parsed config (e.g. Snakemake's ``config``).
     schema : path or mapping, optional
         The JSON Schema; by default the one shipped in the package.
+    notes : list, optional
+        Receives one line per dataset left out (:func:`drop_absent`).
 
     Returns
     -------
@@ -277,6 +280,9 @@ def check(config: Mapping, schema: str | Path | Mapping | None = None) -> dict:
     if schema is None or isinstance(schema, (str, Path)):
         schema = load_schema(schema)
     out = validate_schema(config, schema)
+    for line in drop_absent(out):
+        if notes is not None:
+            notes.append(line)
     for name, entry in out["datasets"].items():
         _check_dataset(name, entry)
         _fill_step_options(name, entry)
@@ -289,6 +295,24 @@ def check(config: Mapping, schema: str | Path | Mapping | None = None) -> dict:
         if entry["homogenize"]["enabled"]:
             homogenize_stores(out, name)
     return out
+
+
+def drop_absent(config: dict) -> list[str]:
+    """Remove the datasets whose ``files`` source is ``optional`` and matches nothing (data
+    kept outside the repository, e.g. ``../shared``); one line per dataset left out."""
+    notes = []
+    for name, entry in list(config["datasets"].items()):
+        src = entry["source"]
+        if "files" not in src or not src.get("optional"):
+            continue
+        patterns = _as_list(src["files"])
+        if not any(glob.glob(p) for p in patterns):
+            del config["datasets"][name]
+            notes.append(f"datasets.{name}: skipped, no file matches "
+                         f"{', '.join(map(repr, patterns))} (source.optional)")
+    if not config["datasets"]:
+        raise ConfigError("config: datasets: every dataset is optional and absent")
+    return notes
 
 
 def _check_reader(name: str, entry: Mapping, found: Mapping) -> None:
@@ -377,7 +401,8 @@ def _check_analyses(name: str, entry: dict) -> None:
         step = analysis_step(analysis, entry["modality"], key)
         options = (step.config_options or step.options).check(options, key)
         options.check_modality(entry["modality"], key)
-        if analysis == "ntf" and not entry["homogenize"]["enabled"]:
+        if analysis == "ntf" and entry["modality"] == "calcium" \
+                and not entry["homogenize"]["enabled"]:
             raise ConfigError(f"{key}: factorises the homogenized stack; set "
                               f"datasets.{name}.homogenize.enabled: true")
     if entry.get("denoise") and entry["modality"] != "eeg":

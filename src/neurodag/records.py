@@ -114,6 +114,10 @@ class GLMHMMMetrics(Record):
     units: str
     options: dict
     covariates: list | None = None
+    #: Occupancy and dwell times of the selected model's states.
+    states: dict | None = None
+    #: fMRI brain states: the parcels and principal components fitted.
+    fmri: dict | None = None
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -153,23 +157,30 @@ class NTFMetrics(Record):
     communities_per_factor: list
     kernel: str
     options: dict
+    #: fMRI parcels: the atlas, and each factor's temporal loading against head motion.
+    atlas: dict | None = None
+    fd_correlation: list | None = None
+    fd_session: str | None = None
 
 
 @dataclasses.dataclass(kw_only=True)
 class TRSAMetrics(Record):
     """``metrics.json`` of topological RSA (:mod:`neurodag.steps.trsa`): counts, conditions,
-    accuracies, reliability."""
-
-    extra = True
+    accuracies, reliability; the layout, what was identified, and why not (``note``)."""
 
     n_sessions: int
+    layout: str
     n_regions: int
     regions: list
+    windows: list
+    n_rdms: int
+    n_conditions: int
     conditions: list
     metric: str
     lower: float
     upper: float
     geometric_stability: dict
+    identified: str
     options: dict
     rdm_reliability: dict | None = None
     chance: float | None = None

@@ -160,6 +160,21 @@ def analysis_inputs(wc, name):
     return session_outputs(wc.dataset, pattern)
 
 
+def ntf_inputs(wc):
+    """The homogenized stack (calcium), or every fMRI session's clean store (parcels)."""
+    if modality(wc.dataset) == "fmri":
+        return {"sessions": session_outputs(wc.dataset, layout.CLEAN_ZARR)}
+    return {"stack": layout.path(layout.HOMOGENIZED, dataset=wc.dataset)}
+
+
+def ntf_args(wc):
+    """--in stack=PATH, or --in sessions=PATH for each fMRI session."""
+    found = ntf_inputs(wc)
+    role, value = next(iter(found.items()))
+    return shlex.join([f"--in={role}={p}" for p in ([value] if isinstance(value, str)
+                                                    else value)])
+
+
 def analysis_outputs(dataset):
     """{kind: path or {session: path}} of the dataset's analyses (their rules' outputs)."""
     out = {}

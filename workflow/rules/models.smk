@@ -67,10 +67,11 @@ rule trsa:
 
 rule fit_ntf:
     input:
-        stack=layout.HOMOGENIZED,
+        unpack(ntf_inputs),
     output:
         fits=directory(layout.NTF),
     params:
+        inputs=ntf_args,
         args=lambda wc: analysis_args(wc, "ntf"),
     log:
         layout.log("fit_ntf", "{dataset}"),
@@ -81,7 +82,7 @@ rule fit_ntf:
     conda:
         "../../envs/models.yaml"
     shell:
-        "neurodag fit-ntf --in stack={input.stack:q} --out fits={output.fits:q} {params.args} "
+        "neurodag fit-ntf {params.inputs} --out fits={output.fits:q} {params.args} "
         "> {log} 2>&1"
 
 

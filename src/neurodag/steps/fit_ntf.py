@@ -1,4 +1,7 @@
-"""The ``fit-ntf`` step: the dynamic connectome of a dataset's homogenized stack.
+"""The ``fit-ntf`` step: the dynamic connectome of a dataset's homogenized stack (calcium),
+or of its fMRI sessions' parcel series (:func:`neurodag.models.ntf.parcels.parcel_stack`:
+censored volumes left out of the affinities, each factor's temporal loading against the
+windows' framewise displacement).
 
 :class:`~neurodag.models.ntf.DynamicConnectome` on the stack (windows given in seconds,
 rounded to samples of its ``dt``); ``rank{r}.nc`` for every rank fitted and
@@ -41,14 +44,38 @@ class NTFOptions(Options):
     tol: float = option(1e-6, "HALS stops when the relative error decreases less", gt=0)
     min_animals: int = option(1, "neurons present in fewer animals are left out", ge=1)
     random_state: int = option(0, "seed of the restarts and of the community detection", ge=0)
+    atlas: Literal["auto", "channels", "region", "fsaverage5_ico1", "fsaverage5_ico2",
+                   "fsaverage5_ico3"] | None = option(
+        None, "fMRI: the parcels (as connectivity.atlas; default auto)")
+
+    def check_modality(self, modality, where):
+        from ..options import fail
+
+        if self.atlas is not None and modality != "fmri":
+            fail(f"{where}.atlas", "for fMRI datasets only")
 
 
 def compute(inputs, options: NTFOptions, ctx):
-    from ..errors import ConfigError
-    from ..models.ntf import KERNEL, DynamicConnectome
+    import numpy as np
 
-    stacked = inputs.read("stack").load()
+    from ..errors import ConfigError, InputError
+    from ..models.ntf import KERNEL, DynamicConnectome
+    from ..models.ntf.estimator import add_motion
+    from ..models.ntf.parcels import parcel_stack
+
+    if (inputs["stack"] is None) == (not inputs["sessions"]):
+        raise InputError("fit-ntf: give a homogenized stack or the fMRI sessions (one of "
+                         "the two)")
+    if inputs["stack"] is not None:
+        options.check_modality("calcium", "fit-ntf")
+        stacked = inputs.read("stack").load()
+    else:
+        stacked = parcel_stack(inputs.read("sessions"), options.atlas or "auto")
+        ctx.log(f"{len(inputs['sessions'])} fMRI session(s): {stacked.sizes['neuron']} "
+                f"parcels ({stacked.attrs['atlas']}), {int(stacked['sample_mask'].sum())} "
+                "kept volumes")
     params = options.to_dict()
+    params.pop("atlas")
     for key in ("window_s", "step_s"):
         value = params.pop(key)
         if value is not None:
@@ -61,28 +88,52 @@ def compute(inputs, options: NTFOptions, ctx):
     for i, r in enumerate(curve["ranks"] if curve else []):
         ctx.log(f"rank {r}: error {curve['error'][i]:.4f}, stability "
                 f"{curve['stability'][i]:.3f}")
+    results = {r: model.to_xarray(r) for r in sorted(model.models_)}
+    motion = "framewise_displacement" in stacked
+    if motion:
+        add_motion(stacked, model, results)
     files = {}
-    for r in sorted(model.models_):
-        ds = ctx.stamp(model.to_xarray(r))
-        ds.attrs["selected"] = int(r == model.rank_)
+    for r, ds in results.items():
+        ctx.stamp(ds).attrs["selected"] = int(r == model.rank_)
         files[layout.NTF_FIT.format(rank=r)] = ds
+    chosen = results[model.rank_]
     files[layout.METRICS] = Metrics(
         rank=int(model.rank_), curve=curve, error=model.error_, tensor=model.tensor_info_,
         n_neurons=len(model.neurons_), n_animals=len(model.animals_),
         n_windows=int(model.temporal_.shape[1]),
         communities_per_factor=[int(c.max() + 1) for c in model.communities_],
-        kernel=KERNEL, options={**options.to_dict(), **params})
+        kernel=KERNEL, options={**options.to_dict(), **params},
+        atlas={"name": stacked.attrs["atlas"], "reference": stacked.attrs["atlas_reference"]}
+        if "atlas" in stacked.attrs else None,
+        fd_correlation=[None if np.isnan(v) else float(v)
+                        for v in chosen.attrs["fd_correlation"]] if motion else None,
+        fd_session=str(chosen.attrs["fd_session"]) if motion else None)
     return {"fits": files}
+
+
+def _adapt(ns, inputs, outputs, options):
+    """Old command lines give the stack or the sessions by position: one store holding
+    ``activity`` (and no atlas) is the stack."""
+    from ..store import read_dataset
+
+    found = inputs.get("sessions") or []
+    if len(found) == 1 and "atlas" not in options and "activity" in read_dataset(found[0]):
+        inputs["stack"] = inputs.pop("sessions")[0]
 
 
 STEP = Step(
     name="fit-ntf",
-    help="dynamic connectome of a homogenized stack",
-    inputs={"stack": Input("dataset", "the homogenized (session, time, neuron) stack")},
+    help="dynamic connectome of a homogenized stack, or of fMRI sessions' parcel series",
+    inputs={"stack": Input("dataset", "the homogenized (session, time, neuron) stack",
+                           optional=True),
+            "sessions": Input("signal", "every fMRI session's clean store (parcel series)",
+                              many=True, optional=True)},
     outputs={"fits": Output("folder", "rank{r}.nc for every rank fitted and metrics.json")},
     options=NTFOptions,
     compute=compute,
     config="analyses.ntf",
-    modalities=("calcium",),
-    args=(Arg("stack", role="stack", metavar="HOMOGENIZED.zarr"),),
+    modalities=("calcium", "fmri"),
+    args=(Arg("sessions", role="sessions", nargs="+", metavar="HOMOGENIZED.zarr|CLEAN_ZARR",
+              help="a homogenized stack, or every fMRI session's clean.zarr"),),
+    adapt=_adapt,
 )

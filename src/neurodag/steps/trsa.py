@@ -30,8 +30,10 @@ class TRSAOptions(Options):
     step: float = option(0.05, "grid step of the (l, u) accuracy map", gt=0, le=0.5)
     labels: list[str] | None = option(None, "event labels used as conditions (default those "
                                             "in every session)")
-    regions: Literal["auto", "region", "quadrant"] | dict | None = option(
-        "auto", "channel groups: the region coordinate, sensor quadrants, or a mapping")
+    regions: Literal["auto", "region", "quadrant", "time", "all"] | dict | None = option(
+        "auto", "what each RDM covers: the region coordinate, scalp quadrants, time windows "
+                "after the events (all channels; >= 3 labels), all channels, or a mapping "
+                "{group: [channels]} (auto: region, else quadrants, else time)")
     min_channels: int = option(3, "smallest channel group kept as a region", ge=1)
     window: list[float] | None = option(None, "ephys: response window after each event, in s "
                                               "(default [0.1, 0.6])", min_items=2,
@@ -40,7 +42,8 @@ class TRSAOptions(Options):
         None, "ephys: baseline window in s subtracted per channel (default [-0.2, 0]; false: "
               "none)", min_items=2, max_items=2)
     time_bins: int | None = option(None, "ephys: bins of the window, each (label, bin) a "
-                                         "condition (default 5 below 3 labels, else 1)", ge=1)
+                                         "condition (default 5 below 3 labels, else 1), or the "
+                                         "windows of time-resolved RDMs (default 5)", ge=1)
     n_folds: int | None = option(None, "ephys: repeats per condition (default the smallest "
                                        "epoch count)", ge=1)
     normalize: bool | Literal["auto"] | None = option(

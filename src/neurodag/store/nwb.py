@@ -113,7 +113,6 @@ def write_nwb(ds: xr.Dataset, path, *, compression: str | None = None) -> Path:
     -----
     The layout is described in the docstring of :mod:`neurodag.store.nwb`.
     """
-    from pynwb import NWBHDF5IO
 
     path = Path(path)
     where = str(path)
@@ -143,6 +142,13 @@ def write_nwb(ds: xr.Dataset, path, *, compression: str | None = None) -> Path:
         from .nwb_units import add_units
 
         layout["units"] = add_units(nwbfile, ds, where, compression)
+    return save(nwbfile, layout, path)
+
+
+def save(nwbfile, layout: dict, path: Path) -> Path:
+    """Write ``nwbfile`` to ``path`` atomically, with our ``layout`` record in its notes."""
+    from pynwb import NWBHDF5IO
+
     nwbfile.notes = json.dumps({META_KEY: layout}, sort_keys=True, default=_json_default)
     with atomic_path(path) as tmp, warnings.catch_warnings():
         # The temporary name ends in .partial, not .nwb; the final one is the caller's.

@@ -11,8 +11,6 @@ table. The file, subject and provenance (``NWBFile.notes``, key ``"neurodag"``) 
 
 from __future__ import annotations
 
-import json
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +19,6 @@ import xarray as xr
 
 from .. import schema_trials
 from ..errors import InputError
-from .atomic import atomic_path
 
 #: The reserved names of a TimeIntervals table (a column may not take them).
 _RESERVED = ("id", "start_time", "stop_time", "tags", "timeseries")
@@ -29,9 +26,7 @@ _RESERVED = ("id", "start_time", "stop_time", "tags", "timeseries")
 
 def write_trials_nwb(ds: xr.Dataset, path) -> Path:
     """Write a trial-table Dataset as an NWB file with a ``trials`` table, atomically."""
-    from pynwb import NWBHDF5IO
-
-    from .nwb import META_KEY, _json_default, _new_file
+    from .nwb import _new_file, save
 
     path = Path(path)
     schema_trials.validate_trials(ds, where=str(path))
@@ -57,12 +52,7 @@ def write_trials_nwb(ds: xr.Dataset, path) -> Path:
         "one row per trial" if timed else
         "one row per trial; start/stop times not stated in the source (NaN)")
     layout = {"format": 1, "attrs": dict(ds.attrs), "trials": True, "timed": timed}
-    nwbfile.notes = json.dumps({META_KEY: layout}, sort_keys=True, default=_json_default)
-    with atomic_path(path) as tmp, warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*does not end in '.nwb'")
-        with NWBHDF5IO(str(tmp), "w") as io:
-            io.write(nwbfile)
-    return path
+    return save(nwbfile, layout, path)
 
 
 def holds_trials(path) -> bool:
