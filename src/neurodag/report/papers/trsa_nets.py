@@ -1,0 +1,280 @@
+"""The simulation of the topological-RSA figure: All-CNN-C-style nets on upsampled digits.
+
+Lin & Kriegeskorte train All-CNN-C (Springenberg et al. 2015: nine convolutions, 96 then
+192 channels, strided convolutions in place of pooling, global average pooling) from 10
+seeds and take correlation-distance RDMs of its 10 layers over 62 stimuli. Here:
+
+- images: scikit-learn's bundled 8x8 digits (offline, 10 classes), upsampled to 32x32
+  (bilinear) and standardised with the training set's mean and sd (:func:`digits_split`);
+  62 of them are the stimuli, 300 others a held-out test set, the rest (1435) train;
+- network: :func:`all_cnn_c` at a width factor (1.0 = 96/192 channels), one input channel;
+- training: Adam on cross-entropy from the seed until the epoch loss stops improving
+  (:func:`train_network`);
+- RDMs: the responses to the stimuli after each convolution's ReLU (layers 1-9) and after
+  global average pooling (layer 10), correlation distance (:func:`network_rdms`).
+
+Each seed's RDMs and training facts are cached as ``seed-{k}.nc`` in a cache folder, keyed
+by a digest of the settings, so that re-plotting does not retrain.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from ...errors import InputError
+from ...models.rsa import trsa
+from ...provenance import config_digest, package_versions
+from ...store.netcdf import read_netcdf, write_netcdf
+
+N_STIMULI = 62
+N_LAYERS = 10
+N_TEST = 300
+IMAGE = 32
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How the networks are built and trained (their digest keys the cache).
+
+    ``width`` scales All-CNN-C's 96/192 channels. Training has converged when the epoch's
+    mean training loss falls below ``loss_floor`` (the training set is fitted) or has not
+    fallen below ``(1 - min_delta)`` times its best for ``patience`` epochs; it stops
+    there or after ``max_epochs``.
+    """
+
+    width: float = 1.0
+    max_epochs: int = 40
+    patience: int = 3
+    min_delta: float = 0.02
+    loss_floor: float = 0.01
+    batch_size: int = 64
+    lr: float = 1e-3
+    dropout: bool = False
+
+    def channels(self) -> tuple[int, int]:
+        return max(1, round(96 * self.width)), max(1, round(192 * self.width))
+
+
+def digits_split(n_stimuli: int = N_STIMULI, n_test: int = N_TEST) -> dict[str, np.ndarray]:
+    """Stimuli, test and training images from ``sklearn.datasets.load_digits`` at 32x32.
+
+    The stimuli are the first images of each class in dataset order, taken class by class
+    (0, 1, ..., 9, 0, ...) until ``n_stimuli``, sorted by class; the test set is ``n_test``
+    of the others drawn with a fixed generator (seed 0), the rest train. Images are
+    upsampled bilinearly (torch ``interpolate``) and standardised by the training set's
+    pixel mean and sd.
+
+    Returns
+    -------
+    dict
+        ``x_train, y_train, x_test, y_test, x_stim, y_stim``; images ``(n, 1, 32, 32)``
+        float32.
+    """
+    import torch
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    per_class = [list(np.flatnonzero(y == c)) for c in range(10)]
+    chosen = []
+    while len(chosen) < n_stimuli:
+        chosen.append(per_class[len(chosen) % 10].pop(0))
+    chosen = np.asarray(chosen)[np.argsort(y[chosen], kind="stable")]
+    rest = np.setdiff1d(np.arange(y.size), chosen)
+    test = np.sort(np.random.default_rng(0).choice(rest, size=n_test, replace=False))
+    train = np.setdiff1d(rest, test)
+    img = torch.from_numpy(x.astype(np.float32).reshape(-1, 1, 8, 8) / 16.0)
+    img = torch.nn.functional.interpolate(img, size=(IMAGE, IMAGE), mode="bilinear",
+                                          align_corners=False).numpy()
+    mean, sd = img[train].mean(), img[train].std()
+    img = (img - mean) / sd
+    out = {}
+    for name, idx in (("train", train), ("test", test), ("stim", chosen)):
+        out[f"x_{name}"], out[f"y_{name}"] = img[idx], y[idx].astype(np.int64)
+    return out
+
+
+def all_cnn_c(width: float = 1.0, *, n_classes: int = 10, dropout: bool = False):
+    """All-CNN-C (Springenberg et al. 2015) for one-channel 32x32 images, as ``nn.Sequential``.
+
+    3x3 conv a, 3x3 conv a, 3x3 conv a stride 2, 3x3 conv b, 3x3 conv b, 3x3 conv b stride
+    2, 3x3 conv b (no padding: 8x8 -> 6x6), 1x1 conv b, 1x1 conv to the classes, each
+    followed by a ReLU, then global average pooling (the logits); (a, b) = (96, 192) x
+    ``width``. ``dropout`` adds the original's dropout (0.2 on the input, 0.5 after each
+    strided convolution). Weights are He-initialised (normal, fan-in; biases 0): with
+    torch's default initialisation the nine ReLU layers start in a plateau that costs
+    several epochs on 2 CPU cores.
+    """
+    from torch import nn
+
+    a, b = TrainSettings(width=width).channels()
+
+    def conv(n_in, n_out, k=3, stride=1, pad=1):
+        return [nn.Conv2d(n_in, n_out, k, stride=stride, padding=pad), nn.ReLU()]
+
+    def drop(p):
+        return [nn.Dropout(p)] if dropout else []
+
+    net = nn.Sequential(
+        *drop(0.2), *conv(1, a), *conv(a, a), *conv(a, a, stride=2), *drop(0.5),
+        *conv(a, b), *conv(b, b), *conv(b, b, stride=2), *drop(0.5), *conv(b, b, pad=0),
+        *conv(b, b, 1, pad=0), *conv(b, n_classes, 1, pad=0),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    for mod in net:
+        if isinstance(mod, nn.Conv2d):
+            nn.init.kaiming_normal_(mod.weight, nonlinearity="relu")
+            nn.init.zeros_(mod.bias)
+    return net
+
+
+def _accuracy(net, x, y) -> float:
+    import torch
+
+    net.eval()
+    with torch.no_grad():
+        return float((net(torch.from_numpy(x)).argmax(1).numpy() == y).mean())
+
+
+def train_network(seed: int, data: dict, settings: TrainSettings = TrainSettings(),
+                  progress=None):
+    """Train :func:`all_cnn_c` from ``seed`` (initial weights, batch order, dropout).
+
+    Returns
+    -------
+    net : torch.nn.Sequential
+        In eval mode.
+    info : dict
+        ``epochs``, ``loss`` per epoch, ``converged`` (stopped by the criterion of
+        :class:`TrainSettings` rather than ``max_epochs``), ``train_accuracy``,
+        ``test_accuracy``, ``stimulus_accuracy``, ``seconds`` and ``cpu_seconds``.
+    """
+    import torch
+    from torch import nn
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    torch.manual_seed(int(seed))
+    gen = torch.Generator().manual_seed(int(seed))
+    net = all_cnn_c(settings.width, dropout=settings.dropout)
+    opt = torch.optim.Adam(net.parameters(), lr=settings.lr)
+    xt, yt = torch.from_numpy(data["x_train"]), torch.from_numpy(data["y_train"])
+    losses, best, stale, converged = [], np.inf, 0, False
+    for epoch in range(int(settings.max_epochs)):
+        net.train()
+        total = 0.0
+        for idx in torch.randperm(xt.shape[0], generator=gen).split(settings.batch_size):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(net(xt[idx]), yt[idx])
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * idx.numel()
+        losses.append(total / xt.shape[0])
+        stale = 0 if losses[-1] < best * (1.0 - settings.min_delta) else stale + 1
+        best = min(best, losses[-1])
+        if progress is not None:
+            progress(f"seed {seed} epoch {epoch + 1}: loss {losses[-1]:.4f}")
+        if stale >= settings.patience or losses[-1] < settings.loss_floor:
+            converged = True
+            break
+    info = {"epochs": len(losses), "loss": losses, "converged": converged,
+            "train_accuracy": _accuracy(net, data["x_train"], data["y_train"]),
+            "test_accuracy": _accuracy(net, data["x_test"], data["y_test"]),
+            "stimulus_accuracy": _accuracy(net, data["x_stim"], data["y_stim"]),
+            "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}
+    return net, info
+
+
+def layer_responses(net, x: np.ndarray) -> list[np.ndarray]:
+    """``(stimulus, unit)`` responses of the 10 layers: after each ReLU, then the pooled
+    logits."""
+    import torch
+    from torch import nn
+
+    net.eval()
+    out, h = [], torch.from_numpy(x)
+    with torch.no_grad():
+        for mod in net:
+            h = mod(h)
+            if isinstance(mod, nn.ReLU):
+                out.append(h.reshape(h.shape[0], -1).numpy().copy())
+        out.append(h.reshape(h.shape[0], -1).numpy().copy())
+    return out
+
+
+def _seed_rdms(seed: int, data: dict, settings: TrainSettings, progress) -> xr.DataArray:
+    net, info = train_network(seed, data, settings, progress)
+    names = [f"digit{d}_{i:02d}" for i, d in enumerate(data["y_stim"])]
+    items = []
+    for layer, x in enumerate(layer_responses(net, data["x_stim"]), start=1):
+        if (np.ptp(x, axis=1) == 0).any():
+            raise InputError(f"trsa figure: seed {seed} layer {layer} responds identically "
+                             "to all its units for some stimulus (dead layer); train longer "
+                             "(max_epochs) or wider (width)")
+        items.append(xr.DataArray(x, dims=("condition", "channel"),
+                                  coords={"condition": names}).assign_coords(seed=seed,
+                                                                             layer=layer))
+    rdms = trsa.rdms(items, "correlation")
+    return rdms.assign_attrs(training=info)
+
+
+def network_rdms(settings: TrainSettings = TrainSettings(), *, n_seeds: int = 10,
+                 seed: int = 0, threads: int = 1, cache_dir=None,
+                 progress=None) -> tuple[xr.DataArray, list[dict]]:
+    """Correlation-distance RDMs per (layer, seed) of the trained networks.
+
+    Network ``k`` is trained from seed ``seed + k`` on ``threads`` torch CPU threads. With
+    ``cache_dir``, each seed's RDMs are read from ``seed-{k}.nc`` there when its settings
+    digest matches, else computed and written (atomically).
+
+    Returns
+    -------
+    rdms : xarray.DataArray
+        ``(rdm, condition, condition2)`` with ``layer`` and ``seed`` along ``rdm``.
+    training : list of dict
+        Per network, :func:`train_network`'s facts plus ``seed`` and ``cached``.
+    """
+    import torch
+
+    key = {"settings": asdict(settings), "n_stimuli": N_STIMULI, "n_test": N_TEST,
+           "torch": package_versions().get("torch", "")}
+    digest = config_digest(key)
+    data = None
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(threads)))
+    parts, training = [], []
+    try:
+        for k in range(int(n_seeds)):
+            s = int(seed) + k
+            path = Path(cache_dir) / f"seed-{s}.nc" if cache_dir is not None else None
+            cached = None
+            if path is not None and path.is_file():
+                ds = read_netcdf(path)
+                if ds.attrs.get("settings_digest") == digest:
+                    cached = ds["rdms"].assign_attrs(training=ds.attrs["training"])
+            if cached is None:
+                data = data if data is not None else digits_split()
+                cached = _seed_rdms(s, data, settings, progress)
+                if path is not None:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    write_netcdf(xr.Dataset({"rdms": cached.drop_attrs()},
+                                            attrs={"settings_digest": digest,
+                                                   "settings": key,
+                                                   "training": cached.attrs["training"]}),
+                                 path)
+                was_cached = False
+            else:
+                was_cached = True
+            info = dict(cached.attrs["training"], seed=s, cached=was_cached)
+            training.append(info)
+            parts.append(cached.drop_attrs())
+            if progress is not None:
+                progress(f"seed {s}: {info['epochs']} epochs, test accuracy "
+                         f"{info['test_accuracy']:.3f}, {info['seconds']:.0f} s"
+                         + (" (cached)" if was_cached else ""))
+    finally:
+        torch.set_num_threads(before)
+    rdms = xr.concat(parts, dim="rdm")
+    return rdms.assign_attrs(metric="correlation"), training
