@@ -185,19 +185,25 @@ def test_unidentifiable_layers_fail_the_gate_and_stop_at_zero_noise():
     assert "fail the gate" in res.attrs["verdict"]["text"]
 
 
-def test_plots_json_and_comparison_rows(analysed, tmp_path):
+def test_plots_json_comparison_rows_and_the_figures_page(analysed, tmp_path):
+    from neurodag.report import papers
     from neurodag.report.papers import trsa as figure
 
-    paths = figure.plot(analysed[1], tmp_path)
+    folder = tmp_path / "figures" / "trsa"
+    paths = figure.plot(analysed[1], folder)
     assert [p.name for p in paths] == ["noise_robustness.png", "lu_accuracy.png", "trsa.json"]
     d = json.loads(paths[-1].read_text())
     assert d["noise_level"] == [0, 1, 2, 3, 4] and set(d["accuracy"]["2"]) == set(
         figure.STATISTICS)
     assert d["grid"]["0"][0][0] is None
-    rows = figure.compare(tmp_path)
+    rows = figure.compare(folder)
     assert rows[0]["ours"] == d["verdict"]["text"] and "as accurately as" in rows[0]["metric"]
     assert rows[1]["ours"] == f"{d['attrs']['gate']:.3f}"
     assert len(rows) == 2 + 5
+    text = figure.summary(folder)
+    assert d["verdict"]["text"] in text and f"{d['attrs']['gate']:.3f}" in text
+    html = papers.index_page([folder], tmp_path / "figures" / "index.html").read_text()
+    assert "Verdict: " + d["verdict"]["text"] in html and "as accurately as the RDM" in html
 
 
 # ----------------------------------------------------------------- networks

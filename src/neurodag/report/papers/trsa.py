@@ -347,6 +347,23 @@ def compare(out_dir) -> list[dict]:
     return rows
 
 
+def summary(out_dir) -> str:
+    """One paragraph for the figures page: the claim, our test of it, and the verdict."""
+    from ...store import read_json
+
+    d = read_json(Path(out_dir) / "trsa.json", "figure JSON")
+    a, v = d["attrs"], d["verdict"]
+    diffs = "; ".join(f"{n}/10: {t['mean']:+.3f} [{t['ci'][0]:+.3f}, {t['ci'][1]:+.3f}]"
+                      for n, t in v["topology_minus_rdm"].items())
+    return (f"The paper's claim: {d['claim']}. Our test: {a['n_seeds']} All-CNN-C-style nets "
+            f"(width {a.get('width', '?')}, {a.get('channels', ['?', '?'])[0]}/"
+            f"{a.get('channels', ['?', '?'])[1]} channels) on 32x32 digits, "
+            f"{a['n_layers']} layers, {a['n_stimuli']} stimuli; the RDM identifies the layers "
+            f"at zero noise with accuracy {a['gate']:.3f} (gate {a['gate_threshold']}). "
+            f"Topology-sensitive GT minus RDM (95 % paired bootstrap interval, "
+            f"{a['n_boot']} resamples) per noise level: {diffs}. Verdict: {v['text']}.")
+
+
 # --------------------------------------------------------------------------- DAG report
 def draw_lu_map(ax, acc: xr.DataArray, title: str = "identification accuracy"):
     """Draw an (lower, upper) accuracy grid (:func:`~neurodag.models.rsa.trsa.lu_grid`) on ``ax``."""
