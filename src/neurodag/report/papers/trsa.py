@@ -53,8 +53,9 @@ GATE = 0.8
 STATISTICS = ("rdm", "rank", *st.FAMILIES, "best")
 STAT_NAMES = {"rdm": "RDM", "rank": "GT(0, 1) = rank RDM", **st.FAMILY_NAMES,
               "best": "best (l, u) of the grid"}
-#: Width 0.5 (48/96 channels): the widest whose 10 seeds train to convergence in
-#: <= 40 min on 2 quiet CPU cores (README, figure table).
+#: Width 0.5 (48/96 channels): the widest whose 10 seeds train in <= 40 min on 2 quiet CPU
+#: cores even if every seed runs to ``max_epochs`` = 40 (bench/trsa_widths.py: 23 min;
+#: 0.75: 45 min; full width 96/192: 70 min).
 WIDTH = 0.5
 #: A small setting (about a minute) for tests and smoke runs.
 QUICK = {"width": 0.125, "n_seeds": 3, "max_epochs": 3, "n_draws": 2, "n_samples": 2,

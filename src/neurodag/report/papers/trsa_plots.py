@@ -23,7 +23,7 @@ def plot_noise(results: xr.Dataset, path) -> Path:
     x = results["noise_level"].values
     stats = [str(s) for s in results["statistic"].values]
     offsets = np.linspace(-0.12, 0.12, len(stats))
-    with style.figure(10.0, 4.2) as fig:
+    with style.figure(10.0, 4.8) as fig:
         ax1, ax2 = fig.subplots(1, 2)
         for k, s in enumerate(stats):
             r = results.sel(statistic=s)
@@ -53,7 +53,8 @@ def plot_noise(results: xr.Dataset, path) -> Path:
                       + (" — GATE FAILED" if not a["gate_passed"] else ""))
         ax2.set_ylabel("minus RDM (paired)")
         ax2.set_title(results.attrs["verdict"]["text"], fontsize=8, wrap=True)
-        ax1.legend(loc="lower left", fontsize=7)
+        fig.legend(*ax1.get_legend_handles_labels(), loc="outside lower center", ncol=5,
+                   fontsize=7)
         style.save(fig, path)
     return path
 
