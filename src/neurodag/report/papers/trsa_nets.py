@@ -10,8 +10,9 @@ seeds and take correlation-distance RDMs of its 10 layers over 62 stimuli. Here:
 - network: :func:`all_cnn_c` at a width factor (1.0 = 96/192 channels), one input channel;
 - training: Adam on cross-entropy from the seed until the epoch loss stops improving
   (:func:`train_network`);
-- RDMs: the responses to the stimuli after each convolution's ReLU (layers 1-9) and after
-  global average pooling (layer 10), correlation distance (:func:`network_rdms`).
+- RDMs: the responses to the stimuli after the ReLU of each of the first eight
+  convolutions (layers 1-8), the class maps (layer 9) and the pooled logits (layer 10),
+  correlation distance (:func:`network_rdms`).
 
 Each seed's RDMs and training facts are cached as ``seed-{k}.nc`` in a cache folder, keyed
 by a digest of the settings, so that re-plotting does not retrain.
@@ -55,6 +56,7 @@ class TrainSettings:
     batch_size: int = 64
     lr: float = 1e-3
     dropout: bool = False
+    class_relu: bool = False
 
     def channels(self) -> tuple[int, int]:
         return max(1, round(96 * self.width)), max(1, round(192 * self.width))
@@ -98,14 +100,17 @@ def digits_split(n_stimuli: int = N_STIMULI, n_test: int = N_TEST) -> dict[str, 
     return out
 
 
-def all_cnn_c(width: float = 1.0, *, n_classes: int = 10, dropout: bool = False):
+def all_cnn_c(width: float = 1.0, *, n_classes: int = 10, dropout: bool = False,
+              class_relu: bool = False):
     """All-CNN-C (Springenberg et al. 2015) for one-channel 32x32 images, as ``nn.Sequential``.
 
     3x3 conv a, 3x3 conv a, 3x3 conv a stride 2, 3x3 conv b, 3x3 conv b, 3x3 conv b stride
-    2, 3x3 conv b (no padding: 8x8 -> 6x6), 1x1 conv b, 1x1 conv to the classes, each
-    followed by a ReLU, then global average pooling (the logits); (a, b) = (96, 192) x
-    ``width``. ``dropout`` adds the original's dropout (0.2 on the input, 0.5 after each
-    strided convolution). Weights are He-initialised (normal, fan-in; biases 0): with
+    2, 3x3 conv b (no padding: 8x8 -> 6x6), 1x1 conv b, each followed by a ReLU, a 1x1 conv
+    to the class maps, then global average pooling (the logits); (a, b) = (96, 192) x
+    ``width``. ``class_relu`` puts the original's ReLU on the class maps too: some seeds
+    then lose every class map for some stimuli (all zero: no correlation distance), which
+    stopped a width-0.25 net at a training loss of 0.75. ``dropout`` adds the original's
+    dropout (0.2 on the input, 0.5 after each strided convolution). Weights are He-initialised (normal, fan-in; biases 0): with
     torch's default initialisation the nine ReLU layers start in a plateau that costs
     several epochs on 2 CPU cores.
     """
@@ -113,8 +118,9 @@ def all_cnn_c(width: float = 1.0, *, n_classes: int = 10, dropout: bool = False)
 
     a, b = TrainSettings(width=width).channels()
 
-    def conv(n_in, n_out, k=3, stride=1, pad=1):
-        return [nn.Conv2d(n_in, n_out, k, stride=stride, padding=pad), nn.ReLU()]
+    def conv(n_in, n_out, k=3, stride=1, pad=1, relu=True):
+        return [nn.Conv2d(n_in, n_out, k, stride=stride, padding=pad)] + (
+            [nn.ReLU()] if relu else [nn.Identity()])
 
     def drop(p):
         return [nn.Dropout(p)] if dropout else []
@@ -122,7 +128,7 @@ def all_cnn_c(width: float = 1.0, *, n_classes: int = 10, dropout: bool = False)
     net = nn.Sequential(
         *drop(0.2), *conv(1, a), *conv(a, a), *conv(a, a, stride=2), *drop(0.5),
         *conv(a, b), *conv(b, b), *conv(b, b, stride=2), *drop(0.5), *conv(b, b, pad=0),
-        *conv(b, b, 1, pad=0), *conv(b, n_classes, 1, pad=0),
+        *conv(b, b, 1, pad=0), *conv(b, n_classes, 1, pad=0, relu=class_relu),
         nn.AdaptiveAvgPool2d(1), nn.Flatten())
     for mod in net:
         if isinstance(mod, nn.Conv2d):
@@ -158,7 +164,7 @@ def train_network(seed: int, data: dict, settings: TrainSettings = TrainSettings
     t0, c0 = time.perf_counter(), time.process_time()
     torch.manual_seed(int(seed))
     gen = torch.Generator().manual_seed(int(seed))
-    net = all_cnn_c(settings.width, dropout=settings.dropout)
+    net = all_cnn_c(settings.width, dropout=settings.dropout, class_relu=settings.class_relu)
     opt = torch.optim.Adam(net.parameters(), lr=settings.lr)
     xt, yt = torch.from_numpy(data["x_train"]), torch.from_numpy(data["y_train"])
     losses, best, stale, converged = [], np.inf, 0, False
@@ -188,8 +194,8 @@ def train_network(seed: int, data: dict, settings: TrainSettings = TrainSettings
 
 
 def layer_responses(net, x: np.ndarray) -> list[np.ndarray]:
-    """``(stimulus, unit)`` responses of the 10 layers: after each ReLU, then the pooled
-    logits."""
+    """``(stimulus, unit)`` responses of the 10 layers: after each convolution's ReLU (the
+    class maps: its ReLU or identity), then the pooled logits."""
     import torch
     from torch import nn
 
@@ -198,7 +204,7 @@ def layer_responses(net, x: np.ndarray) -> list[np.ndarray]:
     with torch.no_grad():
         for mod in net:
             h = mod(h)
-            if isinstance(mod, nn.ReLU):
+            if isinstance(mod, (nn.ReLU, nn.Identity)):
                 out.append(h.reshape(h.shape[0], -1).numpy().copy())
         out.append(h.reshape(h.shape[0], -1).numpy().copy())
     return out
