@@ -107,7 +107,8 @@ def run_experiment(seed: int = 0, quick: bool = False, *, width: float = WIDTH,
     """Train (or read cached) networks, then identify layers at every noise level.
 
     ``quick=True`` overrides the sizes with :data:`QUICK`. ``threads``: torch CPU threads
-    for training (default 2, 1 when quick).
+    for training (default 2, 1 when quick; on a machine with more runnable processes than
+    cores, 1 thread trained ~5x faster than 2, whose threads wait for each other).
 
     Returns
     -------
