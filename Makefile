@@ -6,8 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CORES  ?= 2
-# Rules call the `neurodag` command: the venv's bin comes first on PATH.
-export PATH := $(abspath $(BIN)):$(PATH)
+# Rules call the `neurodag` command: the Snakefile puts the venv's bin first on PATH.
 
 .PHONY: run test test-fast lint dry-run figures report clean venv
 

@@ -24,12 +24,23 @@ except ConfigError as err:
 # envs/*.yaml install neurodag from this checkout (pip expands ${NEURODAG_ROOT}).
 os.environ.setdefault("NEURODAG_ROOT", workflow.basedir)
 
+# Rules call `neurodag`: the bin folder of the Python that runs Snakemake (the checkout's
+# .venv) goes first on PATH, so `.venv/bin/snakemake ...` works without activating the venv.
+# Jobs inherit it (local jobs; Slurm jobs re-run this Snakefile with the same interpreter).
+# With --sdm conda each job's shell sources its env's activate script first, which puts the
+# env's bin ahead of this.
+_bin = os.path.dirname(sys.executable)
+_path = os.environ.get("PATH", "")
+if _path.split(os.pathsep)[0] != _bin:
+    os.environ.update(PATH=os.pathsep.join(p for p in (_bin, _path) if p))
+
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/preprocess.smk"
 include: "workflow/rules/homogenize.smk"
 include: "workflow/rules/models.smk"
+include: "workflow/rules/connectivity.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/figures.smk"
 

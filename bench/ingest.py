@@ -131,18 +131,24 @@ np.save(sys.argv[2], raw.get_data())
 """
 
 
-def run_measured(cmd: list[str], *, env=None) -> tuple[float, float, int]:
-    """Run ``cmd``; return (wall s, peak RSS in MB of the process and its children, exit code)."""
+def run_measured(cmd: list[str], *, env=None, usage: list | None = None
+                 ) -> tuple[float, float, int]:
+    """Run ``cmd``; return (wall s, peak RSS in MB of the process and its children, exit code).
+
+    ``usage``, a list, receives the process's ``resource.struct_rusage`` (CPU times).
+    """
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
+    _, status, usage_ = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
     proc.returncode = os.waitstatus_to_exitcode(status)
+    if usage is not None:
+        usage.append(usage_)
     if proc.returncode != 0:
         print(f"  {cmd[0]} failed ({proc.returncode}): {err[-2000:]}", file=sys.stderr)
     # ru_maxrss is in kB on Linux.
-    return wall, usage.ru_maxrss / 1024.0, proc.returncode
+    return wall, usage_.ru_maxrss / 1024.0, proc.returncode
 
 
 def main(argv=None) -> int:

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_REAL = ROOT.parent / "shared" / "data" / "real"
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def real_data() -> Path:
     """Folder of real recordings (MNE test data); tests using it skip when it is absent."""
     if not SHARED_REAL.is_dir():
@@ -106,12 +106,22 @@ SMALL = {
 }
 
 
+def path_without_venv() -> dict:
+    """The environment with the venv's bin taken off PATH: jobs must find ``neurodag``
+    through the Snakefile, as for a user who runs ``.venv/bin/snakemake`` unactivated."""
+    venv_bin = Path(sys.executable).parent
+    path = [p for p in os.environ.get("PATH", "").split(os.pathsep)
+            if p and Path(p).resolve() != venv_bin.resolve()]
+    return dict(os.environ, PATH=os.pathsep.join(path or [os.defpath]))
+
+
 def snakemake(root: Path, workdir: Path, configfile: Path, *args: str, timeout=1200):
-    """Run the workflow of ``root`` in ``workdir`` with ``configfile``, the venv first on PATH."""
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(root / "Snakefile"),
+    """Run the workflow of ``root`` in ``workdir`` with ``configfile`` through the venv's
+    ``snakemake`` script, with a PATH that does not hold the venv (:func:`path_without_venv`)."""
+    cmd = [str(Path(sys.executable).parent / "snakemake"), "--snakefile", str(root / "Snakefile"),
            "--directory", str(workdir), "--configfile", str(configfile), "--cores", "2", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    return subprocess.run(cmd, capture_output=True, text=True, env=path_without_venv(),
+                          timeout=timeout)
 
 
 def write_config(path: Path, cfg: dict) -> Path:

@@ -14,6 +14,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
+from mne_files import assert_samples_equal
 
 from neurodag import io, schema, store
 from neurodag.errors import ConfigError, InputError
@@ -62,13 +63,7 @@ def test_real_recording_matches_mne(real_data, name, n_ch, counts, sfreq, modali
     assert ds.attrs["sfreq"] == sfreq and ds.attrs["modality"] == modality
     assert ds.attrs["source"] == str(path)
     assert isinstance(ds["signal"].data, da.Array)  # lazy
-    ref = _mne_raw(path).get_data().T
-    got = ds["signal"].values
-    assert got.shape == ref.shape
-    if got.dtype == np.float64:
-        np.testing.assert_array_equal(got, ref)
-    else:
-        np.testing.assert_allclose(got, ref, rtol=F32, atol=0)
+    assert_samples_equal(ds["signal"].values, _mne_raw(path).get_data().T)
     assert io.infer_modality(path) == modality
     schema.validate(ds, check_values=True)
 

@@ -205,6 +205,6 @@ def test_a_file_named_like_bids_outside_a_tree_is_read_by_mne(tmp_path):
     path.parent.mkdir()
     raw.save(path, verbose="error")
     assert bids.find_root(path) is None
-    assert "reader" not in io.read(path).attrs
+    assert io.read(path).attrs["reader"] == "mne.io.read_raw_fif"
     (tmp_path / "dataset_description.json").write_text(json.dumps({"Name": "x"}))
     assert bids.find_root(path) is None  # no sub-* folder between: not a BIDS layout

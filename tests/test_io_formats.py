@@ -22,10 +22,10 @@ from neurodag.io.fmri_coords import coordinates
 def test_every_reader_keyword_is_a_documented_option():
     import inspect
 
-    from neurodag.io import calcium, mne_raw, nifti, surface, tables
+    from neurodag.io import calcium, mne_raw, nifti, nwb_foreign, surface, tables
 
     readers = (mne_raw.read_mne, nifti.read_nifti, surface.read_surface, tables.read_table,
-               calcium.read_suite2p, calcium.read_caiman)
+               calcium.read_suite2p, calcium.read_caiman, nwb_foreign.read_foreign)
     used = {name for r in readers for name, p in inspect.signature(r).parameters.items()
             if p.kind is p.KEYWORD_ONLY and name != "modality"}
     assert used == set(io.OPTIONS) - {"line_freq"}

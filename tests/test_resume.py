@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from conftest import path_without_venv
 
 from neurodag import store
 
@@ -40,12 +41,12 @@ JOBS = {"synthesize": ("synthetic",), "ingest": ("raw.nwb", "raw.zarr"),
 
 
 def command(workdir: Path, configfile: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
+    return [str(Path(sys.executable).parent / "snakemake"), "--snakefile", str(ROOT / "Snakefile"),
             "--directory", str(workdir), "--configfile", str(configfile), "--cores", "2", *args]
 
 
 def environment() -> dict:
-    return dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    return path_without_venv()  # jobs find `neurodag` through the Snakefile
 
 
 def run(workdir: Path, configfile: Path, *args: str) -> subprocess.CompletedProcess:

@@ -30,6 +30,7 @@ import numpy as np
 import pytest
 import xarray as xr
 import yaml
+from conftest import path_without_venv
 
 from neurodag import store
 
@@ -298,10 +299,10 @@ def numeric_targets(cfg: dict) -> list[str]:
 
 def snakemake(workdir: Path, configfile: Path, *args: str, env=None, timeout=900):
     site = env or {}
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEURODAG_SLURM_")}
+    # no venv on PATH: Slurm jobs find `neurodag` through the Snakefile
+    env = {k: v for k, v in path_without_venv().items() if not k.startswith("NEURODAG_SLURM_")}
     env.update(site)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
+    cmd = [str(Path(sys.executable).parent / "snakemake"), "--snakefile", str(ROOT / "Snakefile"),
            "--directory", str(workdir), "--configfile", str(configfile), *args]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
 

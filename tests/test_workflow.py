@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
 import pytest
 import yaml
-from conftest import SMALL, snakemake, write_config
+from conftest import SMALL, path_without_venv, snakemake, write_config
+from mne_files import write_neuroscan_cnt
 
 from neurodag import store
 
@@ -91,3 +100,51 @@ def test_small_config_runs_end_to_end_and_then_is_up_to_date(repo_root, small_ru
     again = snakemake(repo_root, small_run, small_run / "small.yaml")
     assert again.returncode == 0
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def _fresh_copy(repo_root: Path, dest: Path) -> Path:
+    """The checkout's files as a clone would have them, with the venv linked in."""
+    try:
+        listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+                                cwd=repo_root, capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout")
+    for name in listed.stdout.splitlines():
+        if (repo_root / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(repo_root / name, dest / name)
+    (dest / ".venv").symlink_to(Path(sys.executable).parents[1], target_is_directory=True)
+    return dest
+
+
+@pytest.mark.slow
+def test_readme_command_for_a_users_config_runs_as_written(repo_root, tmp_path):
+    """The README's command, verbatim, in a copy of the checkout, with no venv on PATH."""
+    lines = re.findall(r"^(\.venv/bin/snakemake [^#\n]*--configfile my\.yaml[^#\n]*)",
+                       (repo_root / "README.md").read_text(), flags=re.M)
+    assert lines, "README: no `.venv/bin/snakemake ... --configfile my.yaml` line"
+    clone = _fresh_copy(repo_root, tmp_path / "clone")
+    mine = {k: v for k, v in SMALL["datasets"]["tiny_spikes"].items() if k != "analyses"}
+    # a Neuroscan file whose header says 0 samples: readable only with the reader option
+    names = ["Fp1", "Fp2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2"]
+    counts = np.random.default_rng(0).integers(-50, 50, (2500, len(names)), dtype=np.int16)
+    cnt = write_neuroscan_cnt(tmp_path / "scan.cnt", counts, names, 250, [(500, 1)],
+                              header_samples=0)
+    scan = {"modality": "eeg", "source": {"files": str(cnt)},
+            "ingest": {"reader": {"data_format": "int16"}}}
+    write_config(clone / "my.yaml", {"datasets": {"mine": mine, "scan": scan}})
+    env = path_without_venv()
+    assert shutil.which("neurodag", path=env["PATH"]) is None
+    res = subprocess.run(shlex.split(lines[0]), cwd=clone, env=env, capture_output=True,
+                         text=True, timeout=900)
+    assert res.returncode == 0, res.stderr[-3000:]
+    ds = store.read_signal(clone / "results/mine/sub-01/raw.zarr", check_values=True)
+    assert ds.attrs["modality"] == "spikes"
+    assert (clone / "results/reports/mine.html").is_file()
+    scanned = store.read_signal(clone / "results/scan/scan/raw.zarr")
+    np.testing.assert_allclose(scanned["signal"].values, counts * 1e-6, rtol=1e-6)
+    assert scanned.attrs["reader"] == "mne.io.read_raw_cnt(data_format='int16')"
+    assert (clone / "results/scan/scan/clean.zarr").is_dir()
+    # my.yaml is the whole config: none of config/config.yaml's datasets ran
+    assert sorted(p.name for p in (clone / "results").iterdir()) == \
+        ["logs", "mine", "reports", "scan"]

@@ -104,6 +104,16 @@ def _cmd_trsa(args) -> None:
         print(f"wrote {kind}: {path}")
 
 
+def _cmd_connectivity(args) -> None:
+    from .connectivity import step as connectivity_step
+
+    outputs = connectivity_step.run_stores(args.stores, args.out,
+                                           config_digest=args.config_digest,
+                                           **_parse_set(args.set))
+    for kind, path in outputs.items():
+        print(f"wrote {kind}: {path}")
+
+
 def _cmd_figure(args) -> None:
     from .report import papers
 
@@ -249,6 +259,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="folder for trsa.nc + metrics.json")
     _step_options(p, "metric, lower, upper, step, window, baseline, time_bins, ...")
     p.set_defaults(func=_cmd_trsa)
+
+    p = sub.add_parser("connectivity",
+                       help="fMRI connectivity per session and QC-FC of the dataset")
+    p.add_argument("stores", nargs="+", metavar="CLEAN_ZARR",
+                   help="results/{dataset}/{session}/clean.zarr (raw.zarr beside it: QC-FC "
+                        "before denoising)")
+    p.add_argument("--out", required=True, type=Path,
+                   help="folder for connectivity.nc + metrics.json")
+    _step_options(p, "kind (correlation, partial correlation, tangent, covariance, "
+                     "precision), atlas, qcfc_min_sessions, qcfc_window_s")
+    p.set_defaults(func=_cmd_connectivity)
 
     p = sub.add_parser("fit-ntf", help="dynamic connectome of a homogenized stack")
     p.add_argument("input", metavar="HOMOGENIZED.zarr", type=Path)

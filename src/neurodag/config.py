@@ -394,7 +394,8 @@ def check(config: Mapping, schema: str | Path | Mapping | None = None) -> dict:
         _fill_step_options(name, entry)
         _check_homogenize(name, entry, out["datasets"])
         _check_analyses(name, entry)
-        sessions(out, name)  # globs must match; session ids must be unique
+        found = sessions(out, name)  # globs must match; session ids must be unique
+        _check_reader(name, entry, found)
     for name, entry in out["datasets"].items():
         if entry["homogenize"]["enabled"]:
             homogenize_stores(out, name)
@@ -406,6 +407,18 @@ def check(config: Mapping, schema: str | Path | Mapping | None = None) -> dict:
         except ConfigError as e:
             raise ConfigError(f"config: {e}") from None
     return out
+
+
+def _check_reader(name: str, entry: Mapping, found: Mapping) -> None:
+    """``ingest.reader``: keywords of the MNE reader of each recording the dataset lists
+    (synthetic recordings do not exist yet: ingest checks those)."""
+    options = entry.get("ingest", {}).get("reader")
+    if not options:
+        return
+    from . import io
+
+    recordings = [s.inputs[0] for s in found.values() if s.inputs and not s.reference]
+    io.check_reader_options(recordings, options, f"config: datasets.{name}.ingest.reader")
 
 
 #: The homogenize keys that apply to each kind of dataset.
@@ -446,6 +459,7 @@ ANALYSIS_MODALITIES = {
     "glmhmm": ("spikes", "calcium"),
     "trsa": ("eeg", "meg", "seeg", "ecog", "fmri", "calcium"),
     "ntf": ("calcium",),
+    "connectivity": ("fmri",),
 }
 
 

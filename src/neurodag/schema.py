@@ -11,6 +11,10 @@ A contract Dataset has
 - optionally ``events`` along dim ``event``: the onsets in s, with coordinates
   ``event_duration`` (s) and ``event_label`` (str);
 - optionally ``confounds`` with dims ``(time, confound)`` (e.g. fMRIPrep regressors);
+- optionally, for spikes binned from spike times, ``spike_times`` along dim ``spike`` (s,
+  float64) with channel coordinates ``spike_start``/``spike_stop`` (int64): channel ``c``'s
+  spike times, sorted, are ``spike_times[spike_start[c]:spike_stop[c]]`` (the ragged layout
+  of an NWB ``Units`` table; :func:`set_spike_times`, :func:`get_spike_times`);
 - attrs :data:`REQUIRED_ATTRS` (``modality``, ``sfreq``, ``subject``, ``session``,
   ``source``, ``source_sha256``, ``neurodag_version``, ``config_digest``, ``created``).
 
@@ -287,6 +291,8 @@ def validate(ds: xr.Dataset, *, where: str = "dataset", check_values: bool = Tru
     _check_channels(ds, fail)
     if "events" in ds:
         _check_events(ds, fail)
+    if "spike_times" in ds:
+        _check_spike_times(ds, fail, check_values)
     if "confounds" in ds and ds["confounds"].dims != ("time", "confound"):
         fail(f"confounds has dims {ds['confounds'].dims}, expected ('time', 'confound')")
     if check_values:
@@ -350,3 +356,52 @@ def _check_events(ds: xr.Dataset, fail) -> None:
         fail("event onsets must be finite")
     if (ds["event_duration"].values < 0).any():
         fail("event durations must be >= 0")
+
+
+# ---------------------------------------------------------------------------- spike times
+
+
+def set_spike_times(ds: xr.Dataset, times, start, stop) -> xr.Dataset:
+    """Return ``ds`` with spike times per channel attached (see the module docstring).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+    times : array-like or dask array, shape (n_spikes,)
+        Every channel's spike times in s, channel after channel, each channel's sorted.
+    start, stop : array-like of int, shape (n_channels,)
+        Channel ``c``'s spikes are ``times[start[c]:stop[c]]``.
+    """
+    data = times if hasattr(times, "dask") else np.asarray(times, dtype=np.float64)
+    ds = ds.drop_vars(["spike_times", "spike_start", "spike_stop"], errors="ignore")
+    ds = ds.assign(spike_times=xr.DataArray(data, dims="spike", attrs={"units": "s"}))
+    return ds.assign_coords(spike_start=("channel", np.asarray(start, dtype=np.int64)),
+                            spike_stop=("channel", np.asarray(stop, dtype=np.int64)))
+
+
+def get_spike_times(ds: xr.Dataset, channel: str) -> np.ndarray:
+    """The spike times (s) of one channel of ``ds``."""
+    i = int(np.flatnonzero(ds["channel"].values == channel)[0])
+    lo, hi = int(ds["spike_start"].values[i]), int(ds["spike_stop"].values[i])
+    return np.asarray(ds["spike_times"].data[lo:hi], dtype=np.float64)
+
+
+def _check_spike_times(ds: xr.Dataset, fail, check_values: bool) -> None:
+    var = ds["spike_times"]
+    if var.dims != ("spike",):
+        fail(f"spike_times has dims {var.dims}, expected ('spike',)")
+    if var.dtype != np.float64:
+        fail(f"spike_times has dtype {var.dtype}, expected float64 seconds")
+    for name in ("spike_start", "spike_stop"):
+        if name not in ds.coords or ds[name].dims != ("channel",) or ds[name].dtype.kind not in "iu":
+            fail(f"spike_times without an integer '{name}' coordinate along 'channel'")
+    start, stop = ds["spike_start"].values, ds["spike_stop"].values
+    bad = (start < 0) | (stop < start) | (stop > var.sizes["spike"])
+    if bad.any():
+        fail(f"spike_start/spike_stop of channels {ds['channel'].values[bad][:5].tolist()} "
+             f"are not slices of the {var.sizes['spike']} spike times")
+    if check_values:
+        for name, lo, hi in zip(ds["channel"].values, start, stop, strict=True):
+            t = np.asarray(var.data[lo:hi])
+            if not np.isfinite(t).all() or (np.diff(t) < 0).any():
+                fail(f"spike times of channel {name!r} are not finite and sorted")

@@ -178,6 +178,12 @@ def trsa_inputs(wc):
     return session_outputs(wc.dataset, f"{analyses(wc.dataset)['trsa']['input']}.zarr")
 
 
+def connectivity_inputs(wc):
+    """Every session's clean.zarr, and raw.zarr beside it (QC-FC before denoising)."""
+    return {"clean": session_outputs(wc.dataset, "clean.zarr"),
+            "raw": session_outputs(wc.dataset, "raw.zarr")}
+
+
 def analysis_outputs(dataset):
     """{kind: (path shown on the page, files the page needs)} of the dataset's analyses."""
     out = {}
@@ -188,6 +194,9 @@ def analysis_outputs(dataset):
         out["trsa"] = (f"results/{dataset}/models/trsa", [f"results/{dataset}/models/trsa"])
     if "ntf" in analyses(dataset):
         out["ntf"] = (f"results/{dataset}/models/ntf", [f"results/{dataset}/models/ntf"])
+    if "connectivity" in analyses(dataset):
+        out["connectivity"] = (f"results/{dataset}/models/connectivity",
+                               [f"results/{dataset}/models/connectivity"])
     if config["datasets"][dataset].get("denoise"):
         out["denoised"] = (f"results/{dataset}", session_outputs(dataset, "denoised.zarr"))
     return out
@@ -217,3 +226,14 @@ def figure_args(wc):
     options = figure_needs(wc.paper, quick=QUICK, reference_cache=REFERENCE_CACHE)[1]
     args = ["--seed", str(config["seed"])] + (["--quick"] if QUICK else [])
     return shlex.join(args + _set_args(options))
+
+
+# -- job resources from the input's size (neurodag.resources) ------------------
+from neurodag import resources as job_resources
+
+
+def preprocess_resources(input):
+    """mem_mb and runtime of a preprocess job: estimated from its input store's shape
+    (neurodag.resources.preprocess), or the config's resources.preprocess."""
+    overrides = config.get("resources", {}).get("preprocess", {})
+    return job_resources.preprocess(input[0], **overrides)

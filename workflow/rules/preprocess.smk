@@ -10,8 +10,8 @@ rule preprocess:
         "results/logs/preprocess/{dataset}/{session}.log",
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=lambda wc, input: preprocess_resources(input)["mem_mb"],
+        runtime=lambda wc, input: preprocess_resources(input)["runtime"],
     conda:
         "../../envs/preprocess.yaml"
     shell:

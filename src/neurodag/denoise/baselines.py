@@ -74,23 +74,38 @@ def tune_bandpass(bench: _data.Benchmark, *, split: str = "val", highs=BANDPASS_
 
 def ica_iclabel(y: np.ndarray, recording: _data.Recording, *, random_state: int = 97,
                 qc_out: list | None = None) -> np.ndarray:
-    """ICA + ICLabel cleaning of a contaminated recording ``(time, channel)`` (V).
+    """ICA + ICLabel cleaning of a contaminated benchmark recording ``(time, channel)`` (V).
 
-    Runs :func:`neurodag.preprocess.run` with :data:`ICA_OPTIONS` (components capped by
-    the rank); returns the cleaned samples in the input's channel order. ``qc_out``, when
-    given, receives the removed components' labels.
+    :func:`ica_muscle` on the recording at the benchmark's rate, with its channel names
+    and positions; returns the cleaned samples in the input's channel order.
     """
-    from .. import preprocess
-
     ds = schema.build(y, sfreq=_data.SFREQ, channels=recording.channels, channel_types="eeg",
                       modality="eeg", positions=recording.positions,
                       source=f"benchmark:{recording.name}")
-    opts = {**ICA_OPTIONS, "ica": {**ICA_OPTIONS["ica"], "random_state": int(random_state)}}
+    return ica_muscle(ds, random_state=random_state, qc_out=qc_out, name=recording.name)
+
+
+def ica_muscle(ds, *, random_state: int = 97, qc_out: list | None = None,
+               name: str | None = None, reference: str = "average") -> np.ndarray:
+    """ICA + ICLabel cleaning of a contract Dataset's EEG, at its own rate.
+
+    Runs :func:`neurodag.preprocess.run` with :data:`ICA_OPTIONS` (components capped by
+    the rank; ICLabel needs electrode positions; ``reference="none"`` keeps the input's
+    reference, so that the output compares with a clean recording on the same one);
+    returns the cleaned EEG ``(time, channel)`` in the input's EEG channel order. ``qc_out``, when given, receives the
+    removed components' labels.
+    """
+    from .. import preprocess
+
+    eeg = [str(c) for c, t in zip(ds["channel"].values, ds["channel_type"].values,
+                                  strict=True) if t == "eeg"]
+    opts = {**ICA_OPTIONS, "reference": reference,
+            "ica": {**ICA_OPTIONS["ica"], "random_state": int(random_state)}}
     clean, qc = preprocess.run(ds, **opts)
-    clean = clean.sel(channel=list(recording.channels))
+    clean = clean.sel(channel=eeg)
     if qc_out is not None:
         comps = qc["ica"].get("components", [])
-        qc_out.append({"recording": recording.name,
+        qc_out.append({"recording": name or str(ds.attrs.get("source", "")),
                        "n_components": len(comps),
                        "removed": [c["label"] for c in comps if c.get("removed")]})
     return clean["signal"].transpose("time", "channel").values.astype(np.float64)

@@ -24,6 +24,10 @@ EMG
     (left and right temporalis, frontalis, neck) projected onto the channels with weights
     ``exp(-(d - d_min) / 4 cm)`` of each electrode's distance to the muscle (channels
     without positions: random Dirichlet weights).
+Mains notches
+    Clean EEG and EMG are both notched at 50 and 60 Hz (:func:`notch`), as
+    :mod:`neurodag.denoise.inference` notches what it gives the network: mains noise in a
+    real recording is not EMG, and is returned as it was.
 Mixing (:func:`mix`)
     ``y = x + lambda * n`` with ``lambda = RMS(x) / (RMS(n) * 10**(SNR/20))``, then ``x`` and
     ``y`` divided by ``std(y)``. Training pairs a random clean epoch with a random EMG epoch
@@ -69,6 +73,9 @@ N_MUSCLES = len(MUSCLES)
 EMG_DECAY = 0.04
 #: Channel-epochs kept when their std is within these factors of the recording median.
 KEEP_STD = (0.2, 4.0)
+#: Mains frequencies (Hz) notched out of the model's band (quality factor LINE_Q): line
+#: noise is not EMG. Clean EEG and EMG are notched alike, as inference notches its input.
+LINE_HZ, LINE_Q = (50.0, 60.0), 30.0
 #: Default number of synthetic recordings per split (train, validation, test).
 N_SYNTHETIC = (28, 6, 6)
 SPLITS = ("train", "val", "test")
@@ -115,6 +122,21 @@ class Recording:
         """``(n_epochs, n_channels, N_SAMPLES)`` view of ``eeg`` or ``emg``."""
         arr = getattr(self, what)[: self.n_epochs * N_SAMPLES]
         return arr.reshape(self.n_epochs, N_SAMPLES, -1).transpose(0, 2, 1)
+
+
+def notch(x: np.ndarray, *, high: float = 80.0, axis: int = -1,
+          padlen: int | None = None) -> np.ndarray:
+    """Zero-phase notches at :data:`LINE_HZ` (those below ``high``) of ``x`` at
+    :data:`SFREQ`, mirror padding."""
+    from scipy import signal as sps
+
+    n = x.shape[axis]
+    pad = min(n - 1, int(SFREQ / 2) if padlen is None else padlen)
+    for f0 in LINE_HZ:
+        if f0 < high:
+            sos = sps.tf2sos(*sps.iirnotch(f0, LINE_Q, fs=SFREQ))
+            x = sps.sosfiltfilt(sos, x, axis=axis, padtype="even", padlen=pad)
+    return x
 
 
 def rms(a: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -248,7 +270,7 @@ def _recording(name: str, kind: str, split: str, ds, seed: int) -> Recording:
     rng = _seed_for(seed, name)
     sources = _emg.muscle_sources(rng, eeg.shape[0], SFREQ, N_MUSCLES)
     weights = emg_patterns(rng, pos)
-    emg = sources @ weights.T
+    eeg, emg = notch(eeg, axis=0), notch(sources @ weights.T, axis=0)
     return Recording(name=name, kind=kind, split=split, eeg=eeg, emg=emg, channels=channels,
                      positions=pos, keep=keep_mask(eeg), info=summary)
 

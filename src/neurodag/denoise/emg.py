@@ -162,3 +162,29 @@ def muscle_sources(rng: np.random.Generator, n_times: int, sfreq: float,
         res = sps.resample_poly(filt, ratio.numerator, ratio.denominator)[:n_times]
         out[:, j] = res / (np.sqrt(np.mean(res ** 2)) or 1.0)
     return out
+
+
+def noise_bursts(rng: np.random.Generator, n_times: int, sfreq: float, n_sources: int = 1, *,
+                 band=(20.0, 150.0), burst_rate: float = 1.2, burst_duration=(0.1, 0.6),
+                 tonic: float = 0.02) -> np.ndarray:
+    """EMG of another shape than :func:`muscle_sources`, for testing beyond the training
+    noise: Gaussian noise with a flat spectrum in ``band`` (6th-order Butterworth band-pass,
+    zero phase, upper edge capped at 0.45 * ``sfreq``), switched on by short Hann-shaped
+    bursts (Poisson onsets at ``burst_rate`` per s, ``burst_duration`` s long, peak
+    uniform in 0.5-1, like chewing or jaw clenching) over a faint tonic floor.
+
+    Returns ``(n_times, n_sources)`` at unit rms.
+    """
+    high = min(band[1], 0.45 * sfreq)
+    sos = sps.butter(6, [band[0], high], "bandpass", fs=sfreq, output="sos")
+    t = np.arange(n_times) / sfreq
+    out = np.empty((n_times, n_sources))
+    for j in range(n_sources):
+        env = np.full(n_times, tonic)
+        for onset in rng.uniform(-0.5, n_times / sfreq, rng.poisson(burst_rate * t[-1])):
+            length = rng.uniform(*burst_duration)
+            u = np.clip((t - onset) / length, 0.0, 1.0)
+            env = np.maximum(env, rng.uniform(0.5, 1.0) * np.sin(np.pi * u) ** 2)
+        s = sps.sosfiltfilt(sos, rng.standard_normal(n_times)) * env
+        out[:, j] = s / (np.sqrt(np.mean(s ** 2)) or 1.0)
+    return out

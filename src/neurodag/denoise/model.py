@@ -130,16 +130,18 @@ class ATATDenoiser(nn.Module):
     def denoise(self, y: torch.Tensor, threshold: float = 0.05) -> tuple[torch.Tensor, torch.Tensor]:
         """Inference: the transformer runs only on epochs with a patch scored >= threshold.
 
-        Returns the denoised epochs and a boolean (B,) of the epochs that were flagged.
+        Returns the denoised epochs (the input itself where not flagged) and each epoch's
+        contamination score (B,): the highest patch probability; flagged = score >= threshold.
         """
         z, logit = self.ae.encode(y)  # the decoder only serves training
-        flagged = torch.sigmoid(logit).amax(dim=1) >= threshold
+        score = torch.sigmoid(logit).amax(dim=1)
+        flagged = score >= threshold
         out = y.clone()
         if bool(flagged.any()):
             idx = flagged.nonzero()[:, 0]
             yf = y[idx]
             out[idx] = yf - self.gate(logit[idx]) * self._artifact(yf, z[idx])
-        return out, flagged
+        return out, score
 
     @property
     def size(self) -> dict[str, int]:
@@ -189,7 +191,8 @@ class FCNN(nn.Module):
 
     @torch.no_grad()
     def denoise(self, y: torch.Tensor, threshold: float = 0.0):
-        return self.net(y), torch.ones(y.shape[0], dtype=torch.bool, device=y.device)
+        """Every epoch is denoised (score 1)."""
+        return self.net(y), torch.ones(y.shape[0], dtype=y.dtype, device=y.device)
 
     @property
     def size(self) -> dict[str, int]:

@@ -2,10 +2,12 @@
 
 Training draws each batch afresh: random clean epochs of the training recordings, random
 EMG epochs of the training recordings, random signs, SNRs uniform in [-7, 2] dB, mixed by
-:func:`neurodag.denoise.data.mix` (in torch). A fraction ``clean_fraction`` (10 %) of the
+:func:`neurodag.denoise.data.mix` (in torch). A fraction ``clean_fraction`` (25 %) of the
 epochs get no EMG at all: beyond EEGdenoiseNet's protocol (where every epoch is
-contaminated), so that the contamination autoencoder learns to leave clean stretches of
-real recordings alone. The AT-AT denoiser minimises
+contaminated), so that the network learns to leave clean stretches of real recordings
+alone (its estimated artifact there stays far below the ``min_ratio`` at which
+:mod:`neurodag.denoise.inference` acts; 10 % left real clean EEG with estimates large
+enough to change it). The AT-AT denoiser minimises
 
 ``MSE(x_hat, x) + ae_weight * MSE(recon, y) + score_weight * BCE(logit, flag)
 + adv_weight * (D(x_hat) - 1)**2``
@@ -51,7 +53,7 @@ DEFAULTS = {
     "disc_lr": 2e-4, "eval_every": 500, "val_pairs": 512, "log_every": 100,
     "n_synthetic": list(_data.N_SYNTHETIC), "duration": 60.0,
     "cache_dir": "resources/reference", "real_dir": None, "threads": None,
-    "threshold": 0.05, "evaluate_test": True, "clean_fraction": 0.1,
+    "threshold": 0.05, "min_ratio": 0.3, "evaluate_test": True, "clean_fraction": 0.25,
 }
 #: Named budgets: "default" is the full-size run (< 15 min on 2 CPU cores), "small" the
 #: budget of the workflow's default run.
@@ -81,7 +83,7 @@ def options_for(budget: str = "default", **options) -> dict:
         if not isinstance(opts[key], int) or isinstance(opts[key], bool) or opts[key] < 1:
             raise ConfigError(f"denoise.{key}: expected a positive integer, got {opts[key]!r}")
     for key in ("lr", "weight_decay", "ae_weight", "score_weight", "adv_weight", "disc_lr",
-                "clip", "duration", "threshold", "clean_fraction"):
+                "clip", "duration", "threshold", "min_ratio", "clean_fraction"):
         v = opts[key]
         if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) \
                 or v < 0:
@@ -131,15 +133,23 @@ def _flags(x: torch.Tensor, noise: torch.Tensor, patch: int) -> torch.Tensor:
 
 @torch.no_grad()
 def predict(net, y: np.ndarray, *, device: str = "cpu", threshold: float = 0.05,
-            batch: int = 2048) -> np.ndarray:
-    """Denoise std-normalised epochs ``y`` (N, n_samples) in batches; numpy in and out."""
+            batch: int = 2048, scores: bool = False):
+    """Denoise std-normalised epochs ``y`` (N, n_samples) in batches; numpy in and out.
+
+    With ``scores=True`` also returns each epoch's contamination score (N,) (the network
+    changed the epoch where it is >= ``threshold``).
+    """
     net.eval()
     y = np.asarray(y, dtype=np.float32)
     out = np.empty_like(y)
+    score = np.empty(len(y), dtype=np.float64)
     for i in range(0, len(y), batch):
         yb = torch.from_numpy(y[i: i + batch]).to(device)
-        out[i: i + batch] = net.denoise(yb, threshold)[0].cpu().numpy()
-    return out.astype(np.float64)
+        est, sc = net.denoise(yb, threshold)
+        out[i: i + batch] = est.cpu().numpy()
+        score[i: i + batch] = sc.cpu().numpy()
+    out = out.astype(np.float64)
+    return (out, score) if scores else out
 
 
 def _validation(bench, opts, rng) -> tuple[torch.Tensor, torch.Tensor]:
@@ -349,7 +359,8 @@ def train(out_dir: str | Path, *, seed: int = 0, budget: str = "default", device
         torch.use_deterministic_algorithms(det)
     config = {
         "arch": opts["arch"], "model": _model_params(opts), "sfreq": _data.SFREQ,
-        "n_samples": _data.N_SAMPLES, "threshold": opts["threshold"], "seed": int(seed),
+        "n_samples": _data.N_SAMPLES, "threshold": opts["threshold"],
+        "min_ratio": opts["min_ratio"], "seed": int(seed),
         "budget": budget, "device": device,
         "training": {k: v for k, v in opts.items() if k not in ("model",)},
         "benchmark": {"seed": benchmark.seed, "recordings": benchmark.table()},

@@ -17,8 +17,11 @@ sidecars), dispatches on the recording's type and returns a contract Dataset:
 - FreeSurfer MGZ and GIFTI surface series, one or both hemispheres (:mod:`.surface`);
 - CSV/TSV/NPY tables of calcium traces, spike counts or fMRI ROI series (:mod:`.tables`);
 - suite2p plane folders and CaImAn HDF5 results (:mod:`.calcium`);
-- ``.nwb`` through :func:`neurodag.store.nwb.read_nwb`, ``.zarr`` contract stores through
-  :func:`neurodag.store.read_signal`.
+- ``.nwb``: neurodag's own files exactly through :func:`neurodag.store.nwb.read_nwb`;
+  files written by other tools (DANDI, neuroconv) through :mod:`.nwb_foreign`: an
+  ElectricalSeries, a RoiResponseSeries or a Units table binned to spike counts
+  (:mod:`.nwb_units`), picked by modality and option ``series``; ``.zarr`` contract
+  stores through :func:`neurodag.store.read_signal`.
 
 Before MNE parses a file, :mod:`.sniff` checks its bytes against its extension and, for
 EDF/BDF, its header against itself and the file size, so that a renamed, truncated or
@@ -47,11 +50,12 @@ from .discover import (
     SIDECAR_ROLES,
     SURFACE_EXTENSIONS,
     classify,
+    is_mne_dir,
     is_suite2p_dir,
 )
 from .sidecars import read_events
 
-__all__ = ["read", "classify", "infer_modality", "OPTIONS"]
+__all__ = ["read", "classify", "infer_modality", "check_reader_options", "OPTIONS"]
 
 #: Reader options accepted from config/CLI, with what each means.
 OPTIONS = {
@@ -70,7 +74,17 @@ OPTIONS = {
     "include_non_cells": "true: keep suite2p ROIs that iscell.npy does not classify as cells "
                          "and CaImAn components outside estimates/idx_components "
                          "(default false: cells/accepted components only)",
+    "reader": "keyword arguments for the MNE reader of an EEG/MEG/iEEG file (e.g. {data_format: "
+              "int16} for mne.io.read_raw_cnt), checked against that reader's signature",
 }
+#: NWB sources (:mod:`.nwb_foreign`, :mod:`.nwb_units`).
+OPTIONS.update({
+    "series": "NWB files from other tools: which series to read when the file holds several "
+              "(its path in the file, e.g. processing/ecephys/LFP/ElectricalSeries, or its "
+              "name when unique); the candidates are listed when it is needed",
+    "bin_width": "NWB Units tables: bin width in s for spike counts (default 0.01)",
+})
+NWB_OPTIONS = ("series", "bin_width")
 PARCELLATIONS = ("power", "dosenbach", "seitzman")
 _BOOL_OPTIONS = ("voxels", "include_non_cells")
 
@@ -92,7 +106,7 @@ def _kind(path: Path) -> str:
         return "caiman"
     if suffix in (".csv", ".tsv", ".npy"):
         return "table"
-    if suffix in MNE_EXTENSIONS:
+    if suffix in MNE_EXTENSIONS or is_mne_dir(path):
         return "mne"
     raise InputError(f"{path}: unknown recording type {suffix!r}")
 
@@ -104,9 +118,13 @@ def _check_options(options: dict) -> dict:
             raise ConfigError(f"reader option {key!r} is unknown; expected one of {list(OPTIONS)}")
         if value is None:
             continue
-        if key == "units":
+        if key == "reader":
+            if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+                raise ConfigError(f"reader option 'reader': expected a mapping of MNE reader "
+                                  f"keywords, got {value!r}")
+        elif key in ("units", "series"):
             if not isinstance(value, str) or not value:
-                raise ConfigError(f"reader option 'units': expected a string, got {value!r}")
+                raise ConfigError(f"reader option {key!r}: expected a string, got {value!r}")
         elif key == "parcellation":
             if value not in PARCELLATIONS:
                 raise ConfigError(f"reader option 'parcellation': {value!r} is not one of "
@@ -121,7 +139,7 @@ def _check_options(options: dict) -> dict:
     return out
 
 
-def _read_store(path: Path, kind: str, modality: str | None) -> xr.Dataset:
+def _read_store(path: Path, kind: str, modality: str | None, **nwb_options) -> xr.Dataset:
     if kind == "zarr":
         from ..store import read_signal
 
@@ -132,7 +150,7 @@ def _read_store(path: Path, kind: str, modality: str | None) -> xr.Dataset:
         except ImportError:
             raise InputError(f"{path}: NWB reading is not available in this installation") \
                 from None
-        ds = read_nwb(path)
+        ds = read_nwb(path, modality=modality, **nwb_options)
     if modality is not None and ds.attrs.get("modality") != modality:
         raise InputError(f"{path}: holds modality {ds.attrs.get('modality')!r}, not {modality!r}")
     if ds.attrs.get("source") and ds.attrs["source"] != str(path):
@@ -186,7 +204,8 @@ def read(paths, *, modality: str | None = None, subject: str | None = None,
         (for NWB/zarr stores: what the store holds).
     **options
         See :data:`OPTIONS`: ``sfreq``, ``tr``, ``units``, ``line_freq``, ``parcellation``,
-        ``radius``, ``voxels``, ``include_non_cells``. An unknown option is a ConfigError.
+        ``radius``, ``voxels``, ``include_non_cells``, ``reader`` (a dict of keywords for
+        the MNE reader), ``series``, ``bin_width``. An unknown option is a ConfigError.
 
     Returns
     -------
@@ -206,12 +225,16 @@ def read(paths, *, modality: str | None = None, subject: str | None = None,
     rec = side["recording"]
     kind = _kind(rec)
     if kind in ("zarr", "nwb"):
-        ds = _read_store(rec, kind, modality)
+        ds = _read_store(rec, kind, modality,
+                         **{k: v for k, v in opts.items() if k in NWB_OPTIONS and kind == "nwb"})
         ds.attrs.pop("source_files", None)  # the files of the original recording, not read now
         sub = subject if subject is not None else ds.attrs.get("subject")
         ses = session if session is not None else ds.attrs.get("session")
         sub, ses = subject_session(rec, sub, ses)
     else:
+        if opts.get("reader") and kind != "mne":
+            raise ConfigError(f"{rec}: reader option 'reader' is for recordings MNE reads, "
+                              f"not {kind} files")
         if kind == "nifti" and not opts.get("voxels"):
             side["mask"] = None  # a mask lying next to the BOLD is used by option voxels only
         ds = _reader(kind)(rec, side, modality=modality, **opts)
@@ -227,6 +250,44 @@ def read(paths, *, modality: str | None = None, subject: str | None = None,
     if "line_freq" in opts:
         ds.attrs["line_freq"] = float(opts["line_freq"])
     return schema.validate(ds, where=str(rec), check_values=False)
+
+
+def check_reader_options(paths, options: dict, where: str) -> None:
+    """Check ``reader`` options against the MNE reader of each recording, before any job.
+
+    Parameters
+    ----------
+    paths : iterable of path-like
+        The recordings (or session folders) of a dataset's sessions; paths that do not
+        exist yet (generated by an earlier step) are checked at ingest instead.
+    options : dict
+        The ``reader`` mapping (keywords of ``mne.io.read_raw_*``).
+    where : str
+        The config key, for the message (``config: datasets.x.ingest.reader``).
+
+    Raises
+    ------
+    ConfigError
+        One line naming ``where``, the keyword and the closest one the reader takes.
+    """
+    from . import mne_readers
+
+    _check_options({"reader": options})
+    seen = set()
+    for path in map(Path, paths):
+        if not path.exists():
+            continue
+        try:
+            rec = classify(path)["recording"] if path.is_dir() else path  # a session folder
+            if _kind(rec) != "mne":
+                raise InputError(f"{rec}: not read by MNE; reader options are for EEG/MEG/"
+                                 "iEEG recordings")
+            choice = mne_readers.choose(rec)
+        except InputError as e:
+            raise ConfigError(f"{where}: {e}") from None
+        if choice.name not in seen:
+            seen.add(choice.name)
+            mne_readers.check_options(choice, options, where)
 
 
 def infer_modality(path) -> str | None:

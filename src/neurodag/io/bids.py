@@ -70,15 +70,18 @@ def bids_path(path, root: Path | None = None):
     return bp.update(root=root, datatype=path.parent.name)
 
 
-def _read_raw_bids(bp):
+def _read_raw_bids(bp, extra_params=None):
     import mne_bids
 
-    return mne_bids.read_raw_bids(bp, verbose="error")
+    # a copy: mne-bids edits the dict it is given
+    return mne_bids.read_raw_bids(bp, extra_params=dict(extra_params) if extra_params else None,
+                                  verbose="error")
 
 
-def opener(path, root: Path | None = None):
-    """A picklable callable that opens ``path`` with ``mne_bids.read_raw_bids`` (lazily)."""
-    return partial(_read_raw_bids, bids_path(path, root))
+def opener(path, root: Path | None = None, extra_params: dict | None = None):
+    """A picklable callable that opens ``path`` with ``mne_bids.read_raw_bids`` (lazily);
+    ``extra_params`` go to the MNE reader it calls."""
+    return partial(_read_raw_bids, bids_path(path, root), extra_params)
 
 
 # ---------------------------------------------------------------------------- discovery

@@ -4,7 +4,8 @@ Rules, in order:
 
 - A directory is expanded to its files (not recursively), ignoring hidden files,
   ``truth.nc`` and ``*.partial``; directories that are recordings themselves
-  (``*.zarr``, EGI ``*.mff``, CTF ``*.ds``) are kept whole.
+  (``*.zarr``, EGI ``*.mff``, CTF ``*.ds``, MEF3 ``*.mefd``, a folder of Neuralynx
+  ``.ncs`` files, a 4D/BTi folder) are kept whole.
 - Sidecars are recognised by name: ``*electrodes.tsv``, ``*coordsystem.json``,
   ``*events.tsv``, ``*channels.tsv``, ``*confounds*.tsv``, ``*names.txt``/``*names.csv``.
 - A NIfTI image with more than one volume is a recording; a 3-D image is a brain mask
@@ -18,7 +19,8 @@ Rules, in order:
   first part and never count as recordings of their own when the first part is given.
 - With a NIfTI recording, remaining tables (``.tsv``, ``.csv``, ``.txt``, ``.lut``) are
   label tables; otherwise ``.csv``/``.tsv``/``.npy`` are recordings (calcium, spikes).
-- BrainVision ``.eeg``/``.vmrk``, EEGLAB ``.fdt``, Nicolet ``.head`` and other companion
+- BrainVision ``.eeg``/``.vmrk``, EEGLAB ``.fdt``, Nicolet ``.head``, Curry 7 ``.dap``/``.rs3``
+  (beside their ``.dat``), Persyst ``.dat`` (beside its ``.lay``) and other companion
   files are left to the reader that opens the header.
 - When only files are given, sidecars missing from the inputs are looked up next to the
   recording: BIDS sidecars whose entities (``sub-``, ``ses-``, ``task-``, ...) all match
@@ -42,7 +44,7 @@ from ._common import bids_entities, check_file, full_suffix, one_line, stem
 MNE_EXTENSIONS = frozenset({
     ".fif", ".fif.gz", ".edf", ".bdf", ".gdf", ".vhdr", ".ahdr", ".set", ".cnt", ".mff",
     ".nxe", ".data", ".sqd", ".con", ".ds", ".cdt", ".dap", ".dat", ".rs3", ".nedf", ".lay",
-    ".mefd", ".raw", ".eeg", ".bin", ".ns3", ".mat",
+    ".mefd", ".raw", ".eeg", ".bin", ".mat", ".ns1", ".ns2", ".ns3", ".ns4", ".ns5", ".ns6",
 })
 NIFTI_EXTENSIONS = frozenset({".nii", ".nii.gz"})
 SURFACE_EXTENSIONS = frozenset({".mgz", ".mgh", ".gii"})
@@ -54,7 +56,7 @@ COMPANION_EXTENSIONS = frozenset({
     ".vmrk", ".amrk", ".fdt", ".head", ".21e", ".pnt", ".log", ".mrk", ".elp", ".hsp",
     ".dpa", ".cef", ".json", ".md", ".txt", ".lut", ".nc", ".png", ".html", ".bidsignore",
 })
-RECORDING_DIRS = frozenset({".zarr", ".mff", ".ds"})
+RECORDING_DIRS = frozenset({".zarr", ".mff", ".ds", ".mefd"})
 
 SIDECAR_ROLES = (
     "electrodes", "coordsystem", "events", "channels", "labels_img", "labels_tsv",
@@ -104,10 +106,18 @@ def is_suite2p_dir(path: Path) -> bool:
     return path.is_dir() and (path / "F.npy").is_file() and (path / "ops.npy").is_file()
 
 
+def is_mne_dir(path: Path) -> bool:
+    """A folder that MNE reads as one recording though its name says nothing: Neuralynx
+    ``.ncs`` files, or a 4D/BTi ``config`` with its ``c,rf*`` data file."""
+    from .mne_readers import is_recording_dir
+
+    return is_recording_dir(path)
+
+
 def _is_recording_dir(path: Path) -> bool:
     return path.suffix.lower() in RECORDING_DIRS or (path / "zarr.json").exists() or (
         path / ".zgroup"
-    ).exists() or is_suite2p_dir(path)
+    ).exists() or is_suite2p_dir(path) or is_mne_dir(path)
 
 
 def _expand(paths) -> tuple[list[tuple[Path, bool]], bool]:
@@ -171,6 +181,14 @@ def _has_vhdr(path: Path) -> bool:
     return any(path.with_suffix(s).exists() for s in (".vhdr", ".ahdr", ".VHDR"))
 
 
+#: Parts of a recording read through another file of the same stem: {part: (header, ...)}.
+_PARTS = {".dap": (".dat",), ".rs3": (".dat",), ".dat": (".lay",)}
+
+
+def _is_part(path: Path, suffix: str) -> bool:
+    return any(path.with_suffix(s).exists() for s in _PARTS.get(suffix, ()))
+
+
 def _sort(files: list[tuple[Path, bool]], strict: bool) -> dict[str, list[Path]]:
     """Candidates per role: ``recording``, ``table``, ``lut`` and :data:`SIDECAR_ROLES`."""
     found: dict[str, list[Path]] = {r: [] for r in ("recording", "table", "lut", *SIDECAR_ROLES)}
@@ -191,6 +209,8 @@ def _sort(files: list[tuple[Path, bool]], strict: bool) -> dict[str, list[Path]]
             found["recording"].append(path)
         elif suffix == ".eeg" and _has_vhdr(path):
             continue  # BrainVision binary, read through its .vhdr
+        elif not explicit and _is_part(path, suffix):
+            continue  # Curry 7 header/labels beside their .dat, Persyst data beside its .lay
         elif suffix in (".fif", ".fif.gz") and not explicit and _FIF_PART.search(path.name):
             continue
         elif suffix in MNE_EXTENSIONS or suffix == ".nwb":

@@ -13,7 +13,6 @@ import contextlib
 import io
 import os
 import warnings
-from functools import partial
 from pathlib import Path
 
 import dask.array as da
@@ -25,7 +24,7 @@ from dask.base import tokenize
 from .. import schema
 from ..errors import InputError
 from ..store.zarrstore import time_chunk
-from ._common import check_unique, full_suffix, one_line
+from ._common import check_unique, one_line
 from .sidecars import read_channel_types, read_electrodes
 from .sniff import check_recording
 
@@ -44,35 +43,29 @@ def _fiff_units() -> dict[int, str]:
     }
 
 
-def _opener(path: Path, modality: str | None):
-    """The MNE reader for ``path`` as a picklable partial (preload=False)."""
-    import mne
+def _opener(path: Path, modality: str | None, options: dict | None):
+    """The picklable reader call for ``path`` (preload=False) and who reads it."""
+    from . import bids, mne_readers
 
-    suffix = full_suffix(path)
-    kwargs = {"preload": False, "verbose": "warning"}
-    if suffix == ".raw":
-        return partial(mne.io.read_raw_egi, path, **kwargs)
-    if suffix == ".data":
-        ch_type = modality if modality in ("seeg", "ecog") else "eeg"
-        return partial(mne.io.read_raw_nicolet, path, ch_type=ch_type, **kwargs)
-    if suffix == ".eeg":
-        return partial(mne.io.read_raw_nihon, path, **kwargs)
-    return partial(mne.io.read_raw, path, **kwargs)
+    root = bids.find_root(path)
+    if root is None:
+        return mne_readers.opener(path, modality, options), "MNE"
+    if options:  # mne-bids calls the same reader with them
+        mne_readers.check_options(mne_readers.choose(path, modality), options, f"{path}: reader")
+    return bids.opener(path, root, extra_params=options), "mne-bids"
 
 
-def open_raw(path: Path, modality: str | None = None):
+def open_raw(path: Path, modality: str | None = None, options: dict | None = None):
     """Open a recording without loading samples; one-line errors naming ``path``.
 
     Inside a BIDS tree (:func:`neurodag.io.bids.find_root`) the recording is opened with
-    ``mne_bids.read_raw_bids``; elsewhere with ``mne.io.read_raw`` (or the matching reader).
+    ``mne_bids.read_raw_bids``; elsewhere with the ``mne.io.read_raw_*`` function that
+    :func:`neurodag.io.mne_readers.choose` names. ``options`` go to that reader (through
+    ``extra_params`` in a BIDS tree), checked against its signature first.
     Returns the Raw and the picklable callable that opened it.
     """
-    from . import bids
-
     check_recording(path)
-    root = bids.find_root(path)
-    opener = bids.opener(path, root) if root is not None else _opener(path, modality)
-    who = "mne-bids" if root is not None else "MNE"
+    opener, who = _opener(path, modality, options)
     failure = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -88,7 +81,11 @@ def open_raw(path: Path, modality: str | None = None):
         if "not unique" in str(w.message):
             raise InputError(f"{path}: duplicate channel names ({one_line(w.message, 160)})")
     if failure is not None:
-        raise InputError(f"{path}: {who} cannot read this file ({one_line(failure)})")
+        from .mne_readers import explain
+
+        with_options = f" with reader options {options}" if options else ""
+        raise InputError(f"{path}: {who} cannot read this file{with_options} "
+                         f"({explain(failure, path, modality)})")
     check_unique(raw.ch_names, path)
     _check_fif_size(raw, path)
     return raw, opener
@@ -248,7 +245,7 @@ def resolve_modality(types: list[str], modality: str | None, path: Path) -> tupl
 
 
 def read_mne(path: Path, side: dict, *, modality: str | None = None, sfreq: float | None = None,
-             **_) -> xr.Dataset:
+             reader: dict | None = None, **_) -> xr.Dataset:
     """Read a recording through MNE into a (lazy) contract Dataset without attrs of identity.
 
     Parameters
@@ -261,10 +258,13 @@ def read_mne(path: Path, side: dict, *, modality: str | None = None, sfreq: floa
         Expected modality; inferred from channel types when None.
     sfreq : float, optional
         If given, must agree with the file's sampling rate.
+    reader : dict, optional
+        Keyword arguments for the MNE reader (``mne.io.read_raw_cnt(..., data_format=
+        "int16")``), checked against its signature; attr ``reader`` records the call.
     """
     from .bids import find_root
 
-    raw, opener = open_raw(path, modality)
+    raw, opener = open_raw(path, modality, reader)
     in_bids = find_root(path) is not None
     file_sfreq = float(raw.info["sfreq"])
     if sfreq is not None and abs(float(sfreq) - file_sfreq) > 1e-6 * file_sfreq:
@@ -301,12 +301,21 @@ def read_mne(path: Path, side: dict, *, modality: str | None = None, sfreq: floa
     if raw.info["bads"]:
         ds.attrs["bad_channels"] = [str(b) for b in raw.info["bads"]]
     ds.attrs["source_files"] = _companions(path, raw)
+    ds.attrs["reader"] = _reader_call(path, modality, reader, in_bids)
     if in_bids:
         from .bids import recording_files
 
-        ds.attrs["reader"] = "mne_bids.read_raw_bids"
         ds.attrs["source_files"] += recording_files(path)
     return ds
+
+
+def _reader_call(path: Path, modality: str | None, options: dict | None, in_bids: bool) -> str:
+    """``mne.io.read_raw_cnt(data_format='int16')``: the reader and the user's options."""
+    from .mne_readers import choose
+
+    name = "mne_bids.read_raw_bids" if in_bids else choose(path, modality).qualname
+    args = ", ".join(f"{k}={v!r}" for k, v in sorted((options or {}).items()))
+    return f"{name}({args})" if args else name
 
 
 def _apply_electrodes(names, positions, electrodes: Path, coordsystem: Path | None,

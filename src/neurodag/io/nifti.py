@@ -25,7 +25,7 @@ from scipy import ndimage
 from .. import schema
 from ..errors import ConfigError, InputError
 from ._common import check_unique, one_line
-from .sidecars import read_confounds, read_label_table
+from .sidecars import attach_confounds, read_label_table
 
 _TIME_SCALE = {"sec": 1.0, "msec": 1e-3, "usec": 1e-6, "unknown": 1.0}
 _SPACE_SCALE = {"mm": 1e-3, "meter": 1.0, "micron": 1e-6, "unknown": 1e-3}
@@ -173,10 +173,7 @@ def read_nifti(path: Path, side: dict, *, modality: str | None = None, tr: float
             else "nilearn.masking.compute_epi_mask"
     ds.attrs["tr"] = t_r
     if side.get("confounds") is not None:
-        conf, filled = read_confounds(side["confounds"], ds.sizes["time"])
-        ds = schema.set_confounds(ds, conf)
-        # fMRIPrep leaves the first rows of derivatives (framewise_displacement, ...) n/a.
-        ds["confounds"].attrs["filled_leading_nan_with_zero"] = filled
+        ds = attach_confounds(ds, side["confounds"])
     return ds
 
 

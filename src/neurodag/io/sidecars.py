@@ -152,12 +152,13 @@ def read_label_table(path: Path) -> dict[int, str]:
     return out
 
 
-def read_confounds(path: Path, n_times: int) -> tuple[pd.DataFrame, list[str]]:
+def read_confounds(path: Path, n_times: int) -> tuple[pd.DataFrame, dict[str, int]]:
     """fMRIPrep-style confounds: one numeric row per volume.
 
     Missing values ("n/a") are allowed only in the leading rows of a column, as fMRIPrep
     writes for derivatives (``framewise_displacement``, ``dvars``, ``*_derivative1``);
-    they are filled with 0, and the names of the filled columns are returned.
+    they are filled with 0, and ``{column: number of rows filled}`` is returned (so that
+    the fMRI preprocessing can hand nilearn the table as it was written).
     """
     df = read_tsv(path)
     if len(df) != n_times:
@@ -165,7 +166,7 @@ def read_confounds(path: Path, n_times: int) -> tuple[pd.DataFrame, list[str]]:
                          "row per volume")
     values = np.column_stack([_numeric(df, c, path) for c in df.columns]) if len(df.columns) \
         else np.zeros((n_times, 0))
-    filled = []
+    filled = {}
     for j, col in enumerate(df.columns):
         nan = np.isnan(values[:, j])
         if not nan.any():
@@ -177,10 +178,35 @@ def read_confounds(path: Path, n_times: int) -> tuple[pd.DataFrame, list[str]]:
             raise InputError(f"{path}: column {col!r} has missing values after its first rows "
                              f"(row {lead + int(np.argmax(nan[lead:])) + 1})")
         values[:lead, j] = 0.0
-        filled.append(str(col))
+        filled[str(col)] = lead
     if np.isinf(values).any():
         raise InputError(f"{path}: infinite confound values")
     return pd.DataFrame(values, columns=[str(c) for c in df.columns]), filled
+
+
+def attach_confounds(ds, path: Path):
+    """``ds`` with the confounds of ``path`` (and its fMRIPrep JSON sidecar, if any).
+
+    ``confounds`` attrs: ``filled_leading_nan_with_zero`` (columns), ``filled_leading_rows``
+    (``{column: rows}``) and ``fmriprep_json`` (the text of ``*_timeseries.json`` beside the
+    TSV: the CompCor components' masks and variance, which nilearn's ``compcor`` needs).
+    """
+    from .. import schema
+
+    conf, filled = read_confounds(path, ds.sizes["time"])
+    ds = schema.set_confounds(ds, conf)
+    attrs = ds["confounds"].attrs
+    # fMRIPrep leaves the first rows of derivatives (framewise_displacement, ...) n/a.
+    attrs["filled_leading_nan_with_zero"] = list(filled)
+    attrs["filled_leading_rows"] = json.dumps(filled)
+    meta = Path(path).with_suffix(".json")
+    if meta.is_file():
+        try:
+            attrs["fmriprep_json"] = json.dumps(json.loads(meta.read_text(encoding="utf-8")))
+        except (OSError, ValueError, UnicodeDecodeError) as e:
+            raise InputError(f"{meta}: not a readable JSON confounds sidecar ({one_line(e)})") \
+                from None
+    return ds
 
 
 def read_names(path: Path) -> list[str]:

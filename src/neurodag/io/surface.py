@@ -138,7 +138,7 @@ def read_surface(path: Path, side: dict, *, modality: str | None = None,
     sfreq : float, optional
         If given, must agree with 1 / TR.
     """
-    from .sidecars import read_confounds
+    from .sidecars import attach_confounds
 
     if modality not in (None, "fmri"):
         raise InputError(f"{path}: a surface series is fMRI, not {modality!r}")
@@ -181,7 +181,5 @@ def read_surface(path: Path, side: dict, *, modality: str | None = None,
                       modality="fmri", units="a.u.", region=regions, source=str(path))
     ds.attrs.update(tr=t_r, tr_source=source, surface_files=[str(f) for f in files])
     if side.get("confounds") is not None:
-        conf, filled = read_confounds(side["confounds"], ds.sizes["time"])
-        ds = schema.set_confounds(ds, conf)
-        ds["confounds"].attrs["filled_leading_nan_with_zero"] = filled
+        ds = attach_confounds(ds, side["confounds"])
     return ds

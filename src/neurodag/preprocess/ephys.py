@@ -1,7 +1,7 @@
-"""Electrophysiology through MNE: contract <-> Raw, line frequency, filters, referencing.
+"""Electrophysiology through MNE: contract <-> Info/Raw, line frequency, filters, referencing.
 
 The contract's channel types are MNE's (eeg, mag, grad, seeg, ecog, eog, ecg, emg, stim,
-misc) and its units are SI, as in MNE, so :func:`to_raw` copies samples unchanged.
+misc) and its units are SI, as in MNE, so blocks of samples become RawArrays unchanged.
 Positions become a head-frame montage (EEG, sEEG, ECoG) or the first three values of
 ``loc`` (MEG: the contract carries no coil orientation), events become annotations.
 """
@@ -36,19 +36,15 @@ def where(ds: xr.Dataset) -> str:
     return str(ds.encoding.get("source") or ds.attrs.get("source") or "dataset")
 
 
-def to_raw(ds: xr.Dataset, montage: str | None = None) -> tuple[mne.io.RawArray, str]:
-    """An ``mne.io.RawArray`` (float64, V/T) of a contract Dataset.
+def make_info(ds: xr.Dataset, montage: str | None = None) -> tuple[mne.Info, str]:
+    """The ``mne.Info`` of a contract Dataset (its samples are read block by block).
 
-    Returns the Raw and where EEG positions came from (``"recording"``, the montage name,
-    or ``"none"``).
+    Returns the Info and where EEG positions came from (``"recording"``, the montage
+    name, or ``"none"``).
     """
     names = [str(c) for c in ds["channel"].values]
     types = [t if t in MNE_TYPES else "misc" for t in ds["channel_type"].values.astype(str)]
     info = mne.create_info(names, float(ds.attrs["sfreq"]), types)
-    # A copy: RawArray would otherwise wrap (and MNE filter in place) the caller's array.
-    data = np.array(ds["signal"].transpose("channel", "time").values, dtype=np.float64,
-                    order="C", copy=True)
-    raw = mne.io.RawArray(data, info, copy="auto", verbose="error")
     positions = "none"
     if all(k in ds.coords for k in ("x", "y", "z")):
         pos = np.stack([ds[k].values.astype(float) for k in ("x", "y", "z")], axis=1)
@@ -57,24 +53,51 @@ def to_raw(ds: xr.Dataset, montage: str | None = None) -> tuple[mne.io.RawArray,
                   if g and t in ("eeg", "seeg", "ecog")}
         for i, (t, g) in enumerate(zip(types, ok, strict=True)):
             if g and t in ("mag", "grad"):
-                raw.info["chs"][i]["loc"][:3] = pos[i]
+                info["chs"][i]["loc"][:3] = pos[i]
         if ch_pos:
-            raw.set_montage(mne.channels.make_dig_montage(ch_pos=ch_pos, coord_frame="head"),
-                            on_missing="ignore", verbose="error")
+            info.set_montage(mne.channels.make_dig_montage(ch_pos=ch_pos, coord_frame="head"),
+                             on_missing="ignore", verbose="error")
             positions = "recording"
     eeg = [n for n, t in zip(names, types, strict=True) if t == "eeg"]
     if montage is not None or (positions == "none" and eeg):
-        positions = _template_positions(raw, eeg, montage) or positions
-    t0 = float(ds["time"].values[0])
+        positions = _template_positions(info, eeg, montage) or positions
+    return info, positions
+
+
+def raw_of(info: mne.Info, data: np.ndarray, annotations=None) -> mne.io.RawArray:
+    """A RawArray wrapping ``data`` (channel, time; float64, not copied) with ``info``."""
+    raw = mne.io.RawArray(data, info, copy="auto", verbose="error")   # copies info only
+    if annotations is not None and len(annotations):
+        raw.set_annotations(annotations)
+    return raw
+
+
+def annotations_of(ds: xr.Dataset, pieces=None, sfreq: float | None = None):
+    """The events of ``ds`` as ``mne.Annotations`` (onsets from the first sample).
+
+    With ``pieces`` (sample ranges ``[(a, b), ...]`` laid end to end), the events are cut
+    to the pieces and their onsets moved to the concatenated time line.
+    """
     ev = schema.get_events(ds)
-    if len(ev):
-        raw.set_annotations(mne.Annotations(ev["onset"].to_numpy() - t0,
-                                            ev["duration"].to_numpy(),
-                                            ev["label"].astype(str).tolist()))
-    return raw, positions
+    t0 = float(ds["time"].values[0])
+    onset = ev["onset"].to_numpy(float) - t0
+    dur, label = ev["duration"].to_numpy(float), ev["label"].astype(str).tolist()
+    if pieces is None:
+        return mne.Annotations(onset, dur, label)
+    out_on, out_dur, out_label, offset = [], [], [], 0.0
+    for a, b in pieces:
+        ta, tb = a / sfreq, b / sfreq
+        for o, d, lab in zip(onset, dur, label, strict=True):
+            lo, hi = max(o, ta), min(o + d, tb)
+            if hi > lo or (d == 0 and ta <= o < tb):
+                out_on.append(offset + lo - ta)
+                out_dur.append(max(hi - lo, 0.0))
+                out_label.append(lab)
+        offset += tb - ta
+    return mne.Annotations(out_on, out_dur, out_label)
 
 
-def _template_positions(raw, eeg: list[str], montage: str | None) -> str | None:
+def _template_positions(info, eeg: list[str], montage: str | None) -> str | None:
     """Positions of EEG channels from a montage shipped with MNE.
 
     An explicit ``montage`` is used for the channels it names; without one, the 10-05
@@ -90,25 +113,28 @@ def _template_positions(raw, eeg: list[str], montage: str | None) -> str | None:
         return None
     pos = mont.get_positions()["ch_pos"]
     ch_pos = {c: pos[known[c.lower()]] for c in hits}
-    raw.set_montage(mne.channels.make_dig_montage(ch_pos=ch_pos, coord_frame="head"),
-                    on_missing="ignore", verbose="error")
+    info.set_montage(mne.channels.make_dig_montage(ch_pos=ch_pos, coord_frame="head"),
+                     on_missing="ignore", verbose="error")
     return f"template {name} ({len(hits)} of {len(eeg)} EEG channels)"
 
 
-def has_position(raw, name: str) -> bool:
-    loc = raw.info["chs"][raw.ch_names.index(name)]["loc"][:3]
+def has_position(inst, name: str) -> bool:
+    """Whether channel ``name`` of an Info (or Raw) has a position."""
+    info = inst if isinstance(inst, mne.Info) else inst.info
+    loc = info["chs"][info["ch_names"].index(name)]["loc"][:3]
     return bool(np.isfinite(loc).all() and np.any(loc != 0))
 
 
-def from_raw(raw: mne.io.BaseRaw, ds: xr.Dataset, *, regions: dict | None = None,
+def contract(info: mne.Info, ds: xr.Dataset, signal, *, regions: dict | None = None,
              preprocess_json: str = "") -> xr.Dataset:
-    """The contract Dataset of ``raw``, keeping the attrs and events of ``ds``.
+    """The contract Dataset of ``signal`` (time, channel; numpy or dask) with the channels
+    of ``info``, keeping the attrs and events of ``ds``.
 
     ``regions`` maps output channel names to a region; by default a channel keeps the
     region it had in ``ds``.
     """
-    names = list(raw.ch_names)
-    types = raw.get_channel_types()
+    names = list(info["ch_names"])
+    types = info.get_channel_types()
     old = {str(c): i for i, c in enumerate(ds["channel"].values)}
     old_types = ds["channel_type"].values.astype(str)
     # Types MNE maps to misc keep their contract type; bipolar channels keep the anode's.
@@ -120,11 +146,10 @@ def from_raw(raw: mne.io.BaseRaw, ds: xr.Dataset, *, regions: dict | None = None
     if "region" in ds.coords or regions:
         region = [(regions or {}).get(n) or (str(ds["region"].values[old[n]])
                   if n in old and "region" in ds.coords else "") for n in names]
-    pos = np.array([raw.info["chs"][i]["loc"][:3] for i in range(len(names))], dtype=float)
+    pos = np.array([info["chs"][i]["loc"][:3] for i in range(len(names))], dtype=float)
     pos[~np.any(pos != 0, axis=1)] = np.nan
-    data = raw.get_data().T.astype(ds["signal"].dtype, copy=False)
     out = schema.build(
-        data, sfreq=raw.info["sfreq"], channels=names, channel_types=ctypes,
+        signal, sfreq=info["sfreq"], channels=names, channel_types=ctypes,
         modality=ds.attrs["modality"], subject=ds.attrs["subject"],
         session=ds.attrs["session"], t0=float(ds["time"].values[0]), units=units,
         region=region, positions=pos, events=schema.get_events(ds) if "events" in ds else None,
@@ -136,19 +161,36 @@ def from_raw(raw: mne.io.BaseRaw, ds: xr.Dataset, *, regions: dict | None = None
 
 # -- line frequency ----------------------------------------------------------------------
 
-def line_frequency(raw, picks, option, attr) -> tuple[float | None, str]:
+def line_candidates(sfreq: float) -> list[float]:
+    """Mains frequencies the spectrum can show at this rate."""
+    return [f for f in (50.0, 60.0) if f < sfreq / 2 - 7]
+
+
+def line_spectrum(sfreq: float, n_times: int):
+    """A :class:`~neurodag.preprocess.streamstats.Welch` accumulator for the spectrum
+    :func:`line_frequency` reads (0.25 Hz resolution around the candidates), or None
+    when the recording is too short or the rate too low."""
+    from .streamstats import Welch
+
+    cands = line_candidates(sfreq)
+    if n_times < 2 * sfreq or not cands:
+        return None
+    return Welch(sfreq, int(min(n_times, 4 * sfreq)), min(cands) - 6, max(cands) + 6)
+
+
+def line_frequency(option, attr, sfreq: float, n_times: int, spectrum=None
+                   ) -> tuple[float | None, str]:
     """The mains frequency and how it was found: the option, the recording's attr, or the
-    spectrum (the larger of the 50 and 60 Hz peak prominences, if above
-    :data:`LINE_PROMINENCE`)."""
+    spectrum of the data channels (``(psd, freqs)`` from :func:`line_spectrum`; the
+    larger of the 50 and 60 Hz peak prominences, if above :data:`LINE_PROMINENCE`)."""
     if option is not None:
         return float(option), "option line_freq"
     if attr is not None and np.isfinite(float(attr)) and float(attr) > 0:
         return float(attr), "recording attribute line_freq"
-    sfreq = raw.info["sfreq"]
-    if raw.n_times < 2 * sfreq:
-        return None, (f"not detected: {raw.n_times / sfreq:.2f} s is too short to resolve "
+    if n_times < 2 * sfreq:
+        return None, (f"not detected: {n_times / sfreq:.2f} s is too short to resolve "
                       "50/60 Hz peaks; no notch")
-    prom = {f: _prominence(raw, picks, f) for f in (50.0, 60.0) if f < sfreq / 2 - 7}
+    prom = {f: _prominence(*spectrum, f) for f in line_candidates(sfreq)}
     if not prom:
         return None, f"not detected: sampling rate {sfreq:g} Hz is too low for 50/60 Hz"
     best = max(prom, key=prom.get)
@@ -158,13 +200,8 @@ def line_frequency(raw, picks, option, attr) -> tuple[float | None, str]:
     return best, f"detected from the spectrum ({text})"
 
 
-def _prominence(raw, picks, freq: float) -> float:
+def _prominence(psd: np.ndarray, freqs: np.ndarray, freq: float) -> float:
     """Median over channels of the PSD at ``freq`` over the median PSD 2-6 Hz around it."""
-    sfreq = raw.info["sfreq"]
-    n_fft = int(min(raw.n_times, 4 * sfreq))  # 0.25 Hz resolution
-    psd, freqs = mne.time_frequency.psd_array_welch(
-        raw.get_data(picks=picks), sfreq, n_fft=n_fft, fmin=freq - 6, fmax=freq + 6,
-        verbose="error")
     at = np.abs(freqs - freq) <= 0.5
     near = (np.abs(freqs - freq) >= 2) & (np.abs(freqs - freq) <= 6)
     ratio = psd[:, at].max(axis=1) / np.maximum(np.median(psd[:, near], axis=1), 1e-300)
@@ -183,19 +220,29 @@ def harmonics(line_freq: float, sfreq: float) -> list[float]:
 NOTCH_TRANSITION = 2.0
 
 
+def design(sfreq: float, l_freq, h_freq, **kw) -> np.ndarray:
+    """MNE's FIR filter (firwin, Hamming, 'auto' length and transitions) for a band."""
+    return mne.filter.create_filter(None, sfreq, l_freq, h_freq, fir_design="firwin",
+                                    verbose="error", **kw)
+
+
+def notch_design(sfreq: float, freqs: list[float]) -> np.ndarray:
+    """The notch filter of ``raw.notch_filter(freqs, trans_bandwidth=NOTCH_TRANSITION)``:
+    one band-stop FIR for all ``freqs`` (widths freq/200)."""
+    freqs = np.asarray(freqs, float)
+    widths, tb = freqs / 200.0, NOTCH_TRANSITION / 2.0
+    return design(sfreq, freqs + widths / 2 + tb, freqs - widths / 2 - tb,
+                  l_trans_bandwidth=tb, h_trans_bandwidth=tb)
+
+
 def filter_length(sfreq: float, l_freq, h_freq, **kw) -> int:
     """Samples of MNE's FIR filter (firwin, 'auto' length) for a pass or stop band."""
-    h = mne.filter.create_filter(None, sfreq, l_freq, h_freq, fir_design="firwin",
-                                 verbose="error", **kw)
-    return int(np.size(h))
+    return int(np.size(design(sfreq, l_freq, h_freq, **kw)))
 
 
 def notch_length(sfreq: float, freqs: list[float]) -> int:
     """Samples of the notch filter at ``freqs`` (widths freq/200, :data:`NOTCH_TRANSITION`)."""
-    freqs = np.asarray(freqs, float)
-    widths, tb = freqs / 200.0, NOTCH_TRANSITION / 2.0
-    return filter_length(sfreq, freqs + widths / 2 + tb, freqs - widths / 2 - tb,
-                         l_trans_bandwidth=tb, h_trans_bandwidth=tb)
+    return int(np.size(notch_design(sfreq, freqs)))
 
 
 def check_band(band, sfreq: float, key: str = "bandpass") -> tuple:
@@ -228,23 +275,9 @@ def band_label(low, high) -> str:
     return "no filter"
 
 
-def notch(raw, freqs: list[float]) -> None:
-    picks = _filter_picks(raw)
-    if freqs and len(picks):
-        raw.notch_filter(freqs, picks=picks, fir_design="firwin",
-                         trans_bandwidth=NOTCH_TRANSITION, verbose="error")
-
-
-def bandpass(raw, low, high) -> None:
-    picks = _filter_picks(raw)
-    if (low is not None or high is not None) and len(picks):
-        raw.filter(low, high, picks=picks, fir_design="firwin", verbose="error")
-
-
-def _filter_picks(raw) -> np.ndarray:
-    """Every channel but stim and misc (data, EOG, ECG, EMG)."""
-    return np.array([i for i, t in enumerate(raw.get_channel_types())
-                     if t not in ("stim", "misc")], dtype=int)
+def filter_picks(types: list[str]) -> np.ndarray:
+    """The channels filters apply to: every one but stim and misc (data, EOG, ECG, EMG)."""
+    return np.array([i for i, t in enumerate(types) if t not in ("stim", "misc")], dtype=int)
 
 
 # -- referencing -------------------------------------------------------------------------

@@ -24,7 +24,17 @@ ICA
     our synthetic blinks, muscle, heart and saccade components were right with FastICA
     (``ica.method: infomax`` is available). Components are removed where they are active
     (``ica.mode: targeted``, see :func:`neurodag.preprocess.ica.gate`), components labelled
-    ``ica.remove`` with probability >= 0.7 (``ica.threshold``).
+    ``ica.remove`` with probability >= 0.7 (``ica.threshold``). The fit data are a 1-100 Hz
+    copy decimated as far as the cap needs without aliasing the band (``ica.decim: null``;
+    at most to 250 Hz from 1 kHz) and capped at ``ica.max_samples`` (150 000: 10 minutes at 250
+    Hz), as MNE and MNE-BIDS-Pipeline recommend (:mod:`neurodag.preprocess.ica_subset`).
+fMRI censoring: FD > 0.5 mm, segments shorter than 5 volumes, no minimum time
+    nilearn's ``scrubbing`` values (fMRIPrep's outlier threshold; Power et al. 2014's
+    segment rule). Standardised DVARS censors (> 1.5, nilearn's) only with
+    ``confounds: scrubbing`` unless set (``std_dvars_threshold: auto``): XCP-D leaves it
+    off by default, and DVARS computed from parcels rather than voxels is heavier-tailed
+    (on nitime's 31 ROIs 1.5 would censor 54 of 250 volumes). ``min_time: 0`` refuses no
+    run unless asked (XCP-D uses 240 s; the reference runs here last 40-54 s).
 Calcium baseline: 20th percentile over 180 s
     Slow enough not to follow C. elegans state-dependent activity (reversals and
     forward runs last tens of seconds), short enough to track bleaching.
@@ -53,7 +63,8 @@ _ICA = {"enabled": True, "method": "fastica", "n_components": 20, "random_state"
         "max_iter": 500, "threshold": 0.7,
         "remove": ["eye blink", "muscle artifact", "heart beat", "line noise", "channel noise",
                    "eye movement"],
-        "eog": True, "ecg": True, "mode": "targeted", "gate_z": 3.0}
+        "eog": True, "ecg": True, "mode": "targeted", "gate_z": 3.0,
+        "decim": None, "max_samples": 150000}
 
 
 def _ephys(bandpass, reference, ica_enabled, method="fastica"):
@@ -69,8 +80,10 @@ DEFAULTS: dict[str, dict] = {
     "meg": _ephys([1.0, 40.0], "none", True),
     "seeg": _ephys([1.0, None], "bipolar", False),
     "ecog": _ephys([1.0, None], "average", False),
-    "fmri": {"confounds": "default", "detrend": True, "bandpass": [0.01, 0.1],
-             "standardize": "zscore_sample", "fd_threshold": 0.5},
+    "fmri": {"confounds": "default", "global_signal": False, "dummy_scans": "auto",
+             "censor": {"enabled": True, "fd_threshold": 0.5, "std_dvars_threshold": "auto",
+                        "min_segment": 5, "min_time": 0.0},
+             "detrend": True, "bandpass": [0.01, 0.1], "standardize": "zscore_sample"},
     "calcium": {"neuropil_coef": 0.7, "baseline_window": 180.0, "baseline_percentile": 20.0,
                 "deconvolve": False, "tau_decay": None},
     "spikes": {"min_rate": 0.0},
@@ -83,8 +96,10 @@ CHOICES = {
     "ica.mode": ("targeted", "full"),
     "standardize": ("zscore_sample", "zscore", "psc", "none"),
 }
-#: fMRI confound strategies (or give a list of column names).
-CONFOUND_STRATEGIES = ("default", "motion", "compcor", "none")
+#: fMRI confound strategies (or give a list of column names): neurodag's own selections
+#: and the named strategies read through nilearn (:mod:`neurodag.preprocess.fmri_confounds`).
+CONFOUND_STRATEGIES = ("default", "motion", "all", "none", "simple", "scrubbing", "compcor",
+                       "ica_aroma", "24P", "36P")
 
 
 def _fail(path: str, msg: str):
@@ -218,6 +233,9 @@ def _check_ephys(o: dict) -> None:
     ica["n_components"] = _number("ica.n_components", ica["n_components"], low=2, integer=True)
     ica["random_state"] = _number("ica.random_state", ica["random_state"], low=0, integer=True)
     ica["max_iter"] = _number("ica.max_iter", ica["max_iter"], low=1, integer=True)
+    ica["decim"] = _number("ica.decim", ica["decim"], low=1, integer=True, nullable=True)
+    ica["max_samples"] = _number("ica.max_samples", ica["max_samples"], low=1000,
+                                 integer=True)
     ica["threshold"] = _number("ica.threshold", ica["threshold"], low=0, high=1)
     if not isinstance(ica["remove"], (list, tuple)):
         _fail("ica.remove", f"expected a list of component labels, got {ica['remove']!r}")
@@ -237,10 +255,28 @@ def _check_fmri(o: dict) -> None:
     else:
         _fail("confounds", f"expected a strategy ({', '.join(CONFOUND_STRATEGIES)}) or a list "
                            f"of confound names, got {conf!r}")
+    _bool("global_signal", o["global_signal"])
+    if o["dummy_scans"] != "auto":
+        o["dummy_scans"] = _number("dummy_scans", o["dummy_scans"], low=0, integer=True)
+    c = o["censor"]
+    _bool("censor.enabled", c["enabled"])
+    c["fd_threshold"] = _number("censor.fd_threshold", c["fd_threshold"], low=0, low_open=True,
+                                nullable=True)
+    if c["std_dvars_threshold"] == "auto":   # nilearn's scrubbing preset, else off (XCP-D)
+        c["std_dvars_threshold"] = 1.5 if conf == "scrubbing" else None
+    c["std_dvars_threshold"] = _number("censor.std_dvars_threshold", c["std_dvars_threshold"],
+                                       low=0, low_open=True, nullable=True)
+    c["min_segment"] = _number("censor.min_segment", c["min_segment"], low=0, integer=True)
+    c["min_time"] = _number("censor.min_time", c["min_time"], low=0)
+    if c["enabled"] and c["fd_threshold"] is None and c["std_dvars_threshold"] is None:
+        _fail("censor", "enabled with neither fd_threshold nor std_dvars_threshold; set one "
+                        "or enabled: false")
+    if conf == "scrubbing" and not c["enabled"]:
+        _fail("censor.enabled", "false contradicts confounds: scrubbing (a strategy that "
+                                "censors); choose another strategy or enable censoring")
     _bool("detrend", o["detrend"])
     o["bandpass"] = _band("bandpass", o["bandpass"])
     _choice("standardize", o["standardize"], CHOICES["standardize"])
-    o["fd_threshold"] = _number("fd_threshold", o["fd_threshold"], low=0, low_open=True)
 
 
 def _check_calcium(o: dict) -> None:

@@ -94,8 +94,11 @@ def _read_io(paths: list[Path], sess: Session, subject: str, session: str, optio
     return io.read(paths, modality=sess.modality, subject=subject, session=session, **options)
 
 
-def read_confounds(path: Path, n_volumes: int) -> pd.DataFrame:
-    """A whitespace-separated confound table without header: one row per volume."""
+def read_confounds(path: Path, n_volumes: int, names: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A whitespace-separated confound table without header: one row per volume.
+
+    Columns are named ``names`` when given (one per column), else ``confound00``, ...
+    """
     try:
         values = np.loadtxt(path, ndmin=2)
     except (OSError, ValueError) as e:
@@ -105,6 +108,11 @@ def read_confounds(path: Path, n_volumes: int) -> pd.DataFrame:
         raise InputError(f"{path}: {values.shape[0]} confound rows for {n_volumes} volumes")
     if not np.isfinite(values).all():
         raise InputError(f"{path}: NaN or Inf confound values")
+    if names:
+        if len(names) != values.shape[1]:
+            raise InputError(f"{path}: {values.shape[1]} confound columns, the registry names "
+                             f"{len(names)}")
+        return pd.DataFrame(values, columns=list(names))
     width = len(str(values.shape[1] - 1))
     return pd.DataFrame(values, columns=[f"confound{i:0{width}d}"
                                          for i in range(values.shape[1])])
@@ -195,7 +203,8 @@ def read(name: str | Reference, session: str, cache_dir: str | Path, **options) 
     elif sess.reader == "io":
         ds = _read_io(paths, sess, sess.subject, session, opts)
         if sess.confounds:
-            conf = read_confounds(cache_dir / ref.name / sess.confounds, ds.sizes["time"])
+            conf = read_confounds(cache_dir / ref.name / sess.confounds, ds.sizes["time"],
+                                  sess.confound_names)
             ds = schema.set_confounds(ds, conf)
         if sess.surfaces:
             ds = surface_positions(ds, {h: cache_dir / ref.name / m

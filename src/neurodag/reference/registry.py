@@ -29,7 +29,8 @@ class Session:
 
     ``files`` are member paths inside the wheel (or the installed package), in the
     order the reader takes them; ``confounds`` a whitespace-separated table without a
-    header, one row per volume, attached as the contract's ``confounds``; ``surfaces``
+    header, one row per volume, attached as the contract's ``confounds`` with the column
+    names ``confound_names`` (``confound00``, ... when empty); ``surfaces``
     maps a hemisphere (``lh``, ``rh``) to a GIFTI mesh whose vertices give the positions
     of the channels named ``lh-{vertex}``/``rh-{vertex}``.
     """
@@ -44,6 +45,7 @@ class Session:
     units: str = ""
     confounds: str | None = None
     surfaces: Mapping[str, str] = field(default_factory=dict)
+    confound_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -265,6 +267,20 @@ NIBABEL = Reference(
     }),
 )
 
+# The 29 columns of the brainspace confounds file, which has no header. Named by neurodag
+# from what each column is, checked on the file by tests/test_reference.py: six columns
+# with orthonormal unit-norm columns (as CompCor's singular vectors are; the file does not
+# say which method made them, so they get a neutral name), six motion parameters in
+# FSL MCFLIRT's .par order (three rotations in rad, std 0.001-0.009, then three
+# translations in mm, std 0.02-0.25: an inference from their magnitudes), their backward
+# differences (first row 0), eight one-hot outlier regressors (spikes), and the constant,
+# linear and quadratic Legendre polynomials over the run.
+_BS_MOTION = ("rot_x", "rot_y", "rot_z", "trans_x", "trans_y", "trans_z")
+_BS_CONFOUNDS = (
+    *(f"component_{i:02d}" for i in range(6)), *_BS_MOTION,
+    *(f"{m}_derivative1" for m in _BS_MOTION), *(f"motion_outlier_{i:02d}" for i in range(8)),
+    "legendre_0", "legendre_1", "legendre_2",
+)
 _BS = "brainspace/datasets/"
 _BS_RUN = _BS + "preprocessing/sub-010188_ses-02_task-rest_acq-AP_run-01"
 BRAINSPACE = Reference(
@@ -285,7 +301,7 @@ BRAINSPACE = Reference(
     sessions=_frozen({
         "rest_fsa5": Session(
             files=(f"{_BS_RUN}.fsa5.lh.mgz", f"{_BS_RUN}.fsa5.rh.mgz"),
-            confounds=f"{_BS_RUN}_confounds.txt",
+            confounds=f"{_BS_RUN}_confounds.txt", confound_names=_BS_CONFOUNDS,
             surfaces={"lh": _BS + "surfaces/fsa5.pial.lh.gii",
                       "rh": _BS + "surfaces/fsa5.pial.rh.gii"},
             modality="fmri", subject="010188",

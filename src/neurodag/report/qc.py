@@ -77,11 +77,7 @@ def facts(qc: dict) -> list[tuple[str, str]]:
         c = qc["confounds"]
         rows.append(("confounds", f"{c['n']} regressed ({c['strategy']})"
                      + (f"; {c['note']}" if c["note"] else "")))
-        fd = qc.get("framewise_displacement", {})
-        if "mean" in fd:
-            rows.append(("framewise displacement", f"mean {fd['mean']:.3f} mm, max "
-                         f"{fd['max']:.3f} mm, {100 * fd['fraction_above']:.1f} % of volumes "
-                         f"> {fd['threshold']:g} mm ({fd['source']})"))
+        rows += _fmri_facts(qc)
     vr = qc.get("variance_removed", {})
     if vr.get("median") is not None:
         rows.append(("variance removed (median channel)", f"{100 * vr['median']:.1f} %"))
@@ -97,6 +93,34 @@ def facts(qc: dict) -> list[tuple[str, str]]:
     if "firing_rate_hz" in qc:
         rows.append(("firing rate (median unit)", f"{qc['median_rate_hz']:.3g} Hz"))
         rows.append(("silent units", ", ".join(qc["silent"]) or "none"))
+    return rows
+
+
+def _fmri_facts(qc: dict) -> list[tuple[str, str]]:
+    """Dummy scans, censoring, FD and DVARS of an fMRI session's qc.json."""
+    rows = []
+    if "route" in qc["confounds"]:
+        rows.append(("confounds chosen by", qc["confounds"]["route"]))
+    if "dummy_scans" in qc:
+        d = qc["dummy_scans"]
+        rows.append(("dummy scans", f"{d['n']} removed ({d['how']})"))
+    for key, label, unit in (("framewise_displacement", "framewise displacement", " mm"),
+                             ("std_dvars", "standardised DVARS", "")):
+        m = qc.get(key, {})
+        if "mean" in m:
+            above = (f", {100 * m['fraction_above']:.1f} % of volumes > {m['threshold']:g}{unit}"
+                     if "threshold" in m else "")
+            rows.append((label, f"mean {m['mean']:.3f}{unit}, max {m['max']:.3f}{unit}{above} "
+                                f"({m['source']})"))
+    if qc.get("fd_dvars_correlation") is not None:
+        rows.append(("FD-DVARS correlation", f"r = {qc['fd_dvars_correlation']:.3f}"))
+    c = qc.get("censoring")
+    if c:
+        why = ", ".join(f"{k} {len(v)}" for k, v in c["by"].items() if v) or "none"
+        rows.append(("censoring", (f"{c['n_volumes'] - c['n_kept']} of {c['n_volumes']} "
+                                   f"volumes censored ({why}); {100 * c['fraction_kept']:.1f} % "
+                                   f"kept ({c['kept_seconds']:.0f} s)") if c["enabled"] or
+                     c["n_kept"] < c["n_volumes"] else "off"))
     return rows
 
 

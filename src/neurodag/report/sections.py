@@ -192,14 +192,87 @@ def denoised(path: Path, fig_dir: Path, link: str) -> dict:
         made[folder.name] = figs.plot_session(folder / "raw.zarr", folder / "denoised.zarr",
                                               fig_dir / f"{folder.name}_denoised.png")
     den = read_signal(sessions[0] / "denoised.zarr") if sessions else None
+    rows = []
+    for folder in sessions:
+        g = figs.gate_summary(read_signal(folder / "denoised.zarr"))
+        if "acted" in g:
+            rows.append([folder.name, f"{g['acted']} / {g['channel_windows']}",
+                         f"{g['channels_untouched']} / {g['channels']}",
+                         ", ".join(g["channels_changed"][:8])
+                         + (" ..." if len(g["channels_changed"]) > 8 else ""),
+                         f"{100 * g['median_power_removed_where_acted']:.1f}"])
     return {
         "title": "EMG denoising", "anchor": "denoised",
         "text": "EEG with muscle artifacts removed by the compact AT-AT-style denoiser "
-                "(denoised.zarr beside raw.zarr; only EEG channels change).",
+                "(denoised.zarr beside raw.zarr; only EEG channels change). The network acts "
+                "on a channel-window only where its detector flags muscle and the artifact it "
+                "estimates is large enough; every other channel-window is returned as it was "
+                "(denoised.zarr: denoise_acted, denoise_score, emg_ratio, power_removed per "
+                "channel and window).",
         "facts": [("sessions", len(sessions)),
-                  ("checkpoint", "" if den is None else den.attrs.get("denoiser", ""))],
-        "table": None, "figures": _figures(made, link),
+                  ("checkpoint", "" if den is None else den.attrs.get("denoiser", "")),
+                  ("detector threshold / min. artifact ratio", "" if den is None else
+                   f"{den.attrs.get('denoiser_threshold', '')} / "
+                   f"{den.attrs.get('denoiser_min_ratio', '')}")],
+        "table": {"columns": ["session", "channel-windows changed", "EEG channels untouched",
+                              "channels changed", "median % power removed where changed"],
+                  "rows": rows} if rows else None,
+        "figures": _figures(made, link),
     }
+
+
+#: Carpet plots drawn on a connectivity section (the first sessions).
+CARPETS = 6
+
+
+def connectivity(path: Path, fig_dir: Path, link: str) -> dict:
+    """fMRI connectivity of every session and QC-FC (``connectivity.nc``, ``metrics.json``)."""
+    from ..store import read_netcdf
+    from . import connectivity as figs
+
+    ds = read_netcdf(path / "connectivity.nc")
+    metrics = read_json(path / "metrics.json", "metrics.json")
+    made = {"matrices": figs.matrices(ds, fig_dir / "connectivity_matrices.png")}
+    for i in range(min(ds.sizes["session"], CARPETS)):   # a page, not one per session
+        made[f"carpet{i}"] = figs.carpet(ds, i, fig_dir / f"connectivity_carpet_{i:02d}.png")
+    qc = figs.qcfc(ds, metrics, fig_dir / "connectivity_qcfc.png")
+    if qc is not None:
+        made["qcfc"] = qc
+    q = metrics["qcfc"]
+    facts = [("measure", metrics["kind"]),
+             ("atlas", f"{metrics['atlas']}" + (f" ({metrics['atlas_reference']})"
+                                                 if metrics["atlas_reference"] else "")),
+             ("parcels", f"{metrics['n_parcels']} ({len(metrics['parcels_dropped'])} without "
+                         "signal dropped)"),
+             ("parcel order", _order(ds["region"].values.astype(str).tolist()))]
+    for side in ("before", "after"):
+        if q.get(side):
+            facts.append((f"QC-FC {side} denoising", f"median |r| {q[side]['median_abs_r']:.3f}, "
+                          f"{100 * q[side]['fraction_p05']:.1f} % of edges p < 0.05"
+                          + (f", distance dependence rho {q[side]['distance_dependence_rho']:.3f}"
+                             if q[side].get("distance_dependence_rho") is not None else "")))
+    if q.get("note"):
+        facts.append(("QC-FC", q["note"]))
+    rows = [[m["session"], m["n_frames"], m["n_kept"], f"{100 * m['fraction_kept']:.1f} %",
+             "" if m["mean_fd"] is None else f"{m['mean_fd']:.3f}",
+             "" if m["fd_dvars_r"] is None else f"{m['fd_dvars_r']:.3f}"]
+            for m in metrics["sessions"]]
+    return {
+        "title": "Functional connectivity", "anchor": "connectivity",
+        "text": "Parcel x parcel connectivity of each session's denoised series over its kept "
+                "(uncensored) volumes, carpet plots with the motion traces, and QC-FC, the "
+                "standard benchmark of how much motion a denoising leaves in connectivity.",
+        "facts": facts,
+        "table": {"columns": ["session", "volumes", "kept", "fraction kept", "mean FD (mm)",
+                              "FD-DVARS r"], "rows": rows},
+        "figures": _figures(made, link),
+    }
+
+
+def _order(names: list[str], shown: int = 6) -> str:
+    if len(names) <= 2 * shown:
+        return ", ".join(names)
+    return f"{', '.join(names[:shown])}, …, {', '.join(names[-shown:])} ({len(names)})"
 
 
 BUILDERS: dict[str, Callable[[Path, Path, str], dict]] = {
@@ -209,6 +282,7 @@ BUILDERS: dict[str, Callable[[Path, Path, str], dict]] = {
     "trsa": trsa,
     "ntf": ntf,
     "denoised": denoised,
+    "connectivity": connectivity,
 }
 
 

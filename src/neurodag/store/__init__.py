@@ -7,11 +7,18 @@
 
 from .atomic import atomic_path, read_json, write_json
 from .netcdf import read_netcdf, write_netcdf
-from .zarrstore import read_dataset, read_signal, write_dataset, write_signal
+from .zarrstore import (
+    SignalWriter,
+    lazy_zeros,
+    read_dataset,
+    read_signal,
+    write_dataset,
+    write_signal,
+)
 
 __all__ = [
     "atomic_path", "read_json", "write_json", "read_dataset", "read_signal", "write_dataset",
-    "write_signal", "write_nwb", "read_nwb", "inspect_nwb", "read_netcdf", "write_netcdf",
+    "write_signal", "SignalWriter", "lazy_zeros", "write_nwb", "read_nwb", "inspect_nwb", "read_netcdf", "write_netcdf",
 ]
 
 

@@ -23,6 +23,8 @@ Layout of the files :func:`write_nwb` writes (documented choices):
   footprint (empty masks are valid NWB, but nwbinspector 0.7.2 fails on them).
 - fmri and spikes: a ``TimeSeries`` (``bold`` or ``spike_counts``) in processing module
   ``misc`` with a ``channels`` table beside it (name, type, unit, region, x/y/z in metres).
+- spike times (spikes binned from spike times, e.g. an NWB ``Units`` source): the
+  ``/units`` table, one row per channel (see :mod:`neurodag.store.nwb_units`).
 - events: ``TimeIntervals`` ``/intervals/events`` with ``start_time`` = onset,
   ``stop_time`` = onset + duration (NaN for an instantaneous event: nwbinspector flags
   stop == start), ``label`` and the exact ``duration``.
@@ -140,6 +142,10 @@ def write_nwb(ds: xr.Dataset, path, *, compression: str | None = None) -> Path:
         layout["confounds"] = _add_confounds(nwbfile, ds, where, compression)
     if "neuropil" in ds and modality == "calcium":
         layout["neuropil"] = "processing/ophys/Fluorescence/Neuropil"
+    if "spike_times" in ds:
+        from .nwb_units import add_units
+
+        layout["units"] = add_units(nwbfile, ds, where, compression)
     nwbfile.notes = json.dumps({META_KEY: layout}, sort_keys=True, default=_json_default)
     with atomic_path(path) as tmp, warnings.catch_warnings():
         # The temporary name ends in .partial, not .nwb; the final one is the caller's.

@@ -1,20 +1,14 @@
-"""NWB -> contract Dataset (our files and others), and nwbinspector checks.
+"""NWB -> contract Dataset, and nwbinspector checks.
 
 Our files carry JSON under key ``"neurodag"`` in ``NWBFile.notes``: ``attrs`` (every
 Dataset attr), ``signal`` (path of the series), ``optional_coords`` (which of region, x,
-y, z the Dataset had), ``n_events`` (when it had events) and ``confounds`` (path of the
-confound series, if any). These are read back exactly.
+y, z the Dataset had), ``n_events`` (when it had events), ``confounds`` (path of the
+confound series, if any) and ``units`` (path of the Units table holding the spike times
+of spikes binned from spike times). These are read back exactly.
 
-Other NWB files: the largest ``ElectricalSeries`` or ``RoiResponseSeries`` is read (the
-first in name order when sizes tie). Channel names come from a ``channel_name``/
-``roi_name`` column, else ``label``, else the table ids; regions from ``region``, else
-``location``, else the imaging plane's location; electrode ``x``/``y``/``z`` are taken
-as micrometres (NWB schema 2.x) and given in metres. Without a ``channel_type`` column
-the type is guessed (recorded in attr ``channel_type_source``): ROIs are ``neuron``;
-electrodes are ``seeg``, ``ecog`` or ``eeg`` from words in the group, device and series
-names and descriptions, and ``seeg`` (a depth probe) when nothing says. Samples are
-scaled by ``conversion``, ``channel_conversion`` and ``offset``; integer samples become
-float64. The modality is :func:`neurodag.schema.infer_modality` of the types.
+Other NWB files (DANDI assets, neuroconv, pynwb) are read by
+:func:`neurodag.io.nwb_foreign.read_foreign`: an ElectricalSeries, a RoiResponseSeries or
+a Units table binned to counts, chosen by modality and option ``series``.
 
 The samples are wrapped lazily in dask over the open HDF5 dataset: the file stays open
 until ``ds.close()`` (or garbage collection) and is read in time blocks on demand.
@@ -22,7 +16,6 @@ until ``ds.close()`` (or garbage collection) and is read in time blocks on deman
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import warnings
 from collections.abc import Sequence
@@ -31,9 +24,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .. import __version__
 from ..errors import InputError, one_line
-from ..schema import CHANNEL_TYPES, build, infer_modality, validate
+from ..schema import build, validate
 from .zarrstore import time_chunk
 
 #: Key of our JSON in ``NWBFile.notes``.
@@ -45,21 +37,21 @@ EPHYS_MODALITIES = ("eeg", "meg", "seeg", "ecog")
 MISC_MODULE = "misc"
 CONFOUND_COLUMNS = "confound_columns"
 
-_TYPE_WORDS = (("seeg", ("seeg", "stereo", "depth", "shaft", "probe", "shank", "neuropixel")),
-               ("ecog", ("ecog", "grid", "strip", "subdural", "cortical surface")),
-               ("eeg", ("eeg", "scalp")))
 
-
-def read_nwb(path, *, check_values: bool = False) -> xr.Dataset:
+def read_nwb(path, *, check_values: bool = False, modality: str | None = None,
+             series: str | None = None, bin_width: float | None = None) -> xr.Dataset:
     """Read an NWB file as a contract Dataset.
 
     Parameters
     ----------
     path : path-like
         An NWB file written by :func:`neurodag.store.write_nwb`, or a third-party one
-        with an ``ElectricalSeries`` or ``RoiResponseSeries``.
+        with an ``ElectricalSeries``, ``RoiResponseSeries`` or ``Units`` table.
     check_values : bool
         Also scan every sample for NaN/Inf (reads the whole series once, in blocks).
+    modality, series, bin_width
+        Third-party files only: which series to read and how to bin spike times (see
+        :func:`neurodag.io.nwb_foreign.read_foreign`); ignored for our own files.
 
     Returns
     -------
@@ -78,7 +70,13 @@ def read_nwb(path, *, check_values: bool = False) -> xr.Dataset:
     io, nwbfile = _open(path)
     try:
         meta = _layout(nwbfile)
-        ds = _read_ours(nwbfile, meta, where) if meta else _read_foreign(nwbfile, path)
+        if meta:
+            ds = _read_ours(nwbfile, meta, where)
+        else:
+            from ..io.nwb_foreign import read_foreign
+
+            ds = read_foreign(nwbfile, path, modality=modality, series=series,
+                              bin_width=bin_width)
         validate(ds, where=where, check_values=check_values)
     except InputError:
         io.close()
@@ -353,120 +351,8 @@ def _read_ours(nwbfile, meta: dict, where: str) -> xr.Dataset:
             _lazy(neuropil.data, where), dims=("time", "channel"),
             attrs={"units": str(neuropil.unit)},
         ))
+    if meta.get("units"):
+        from .nwb_units import read_units
+
+        ds = read_units(ds, _resolve(nwbfile, meta["units"], where), where)
     return ds
-
-
-# ---------------------------------------------------------------------------- other files
-
-
-def _candidates(nwbfile) -> list:
-    from pynwb.ecephys import ElectricalSeries
-    from pynwb.ophys import RoiResponseSeries
-
-    found = [o for o in nwbfile.objects.values()
-             if isinstance(o, (ElectricalSeries, RoiResponseSeries)) and o.data is not None]
-    return sorted(found, key=lambda o: (-int(np.prod(o.data.shape)), o.name))
-
-
-def _guess_ephys_type(series, table, rows) -> tuple[str, str]:
-    text = [series.name, series.description or ""]
-    groups = _column(table, "group", rows)
-    for g in ([] if groups is None else {id(g): g for g in groups}.values()):
-        text += [g.name, g.description or ""]
-        if g.device is not None:
-            text += [g.device.name, g.device.description or ""]
-    text = " ".join(text).lower()
-    for kind, words in _TYPE_WORDS:
-        if any(w in text for w in words):
-            return kind, f"guessed {kind} from the words of series/group/device"
-    return "seeg", "guessed seeg (no channel type information in the file)"
-
-
-def _read_foreign(nwbfile, path: Path) -> xr.Dataset:
-    from pynwb.ecephys import ElectricalSeries
-    from pynwb.ophys import DfOverF
-
-    from ..provenance import sha256_file
-
-    where = str(path)
-    found = _candidates(nwbfile)
-    if not found:
-        raise InputError(f"{where}: no ElectricalSeries or RoiResponseSeries to read")
-    series = found[0]
-    time, sfreq = _time(series, where)
-    data = _scaled(series, _lazy(series.data, where))
-    table, rows = _series_table(series)
-    n = int(data.shape[1])
-    if rows is None or rows.size != n:
-        raise InputError(f"{where}: series {series.name!r} has {n} columns but "
-                         f"{0 if rows is None else rows.size} table rows")
-    is_ephys = isinstance(series, ElectricalSeries)
-    names = None
-    for col in ("channel_name", "roi_name", "label"):
-        values = _column(table, col, rows)
-        if values is not None:
-            values = _strings(values)
-            if all(values) and len(set(values)) == n:
-                names = values
-                break
-    if names is None:
-        names = [str(i) for i in np.asarray(table.id.data[:])[rows]]
-    types = _column(table, "channel_type", rows)
-    types = None if types is None else _strings(types)
-    source = "channel_type column"
-    if types is None or not set(types) <= set(CHANNEL_TYPES):
-        if is_ephys:
-            kind, source = _guess_ephys_type(series, table, rows)
-        else:
-            kind, source = "neuron", "ROIs of a RoiResponseSeries taken as neurons"
-        types = [kind] * n
-    units = _column(table, "unit", rows)
-    if units is not None:
-        units = _strings(units)
-    elif is_ephys:
-        units = ["V"] * n
-    elif isinstance(series.parent, DfOverF):
-        units = ["dF/F"] * n
-    else:
-        unit = str(series.unit or "")
-        units = [unit if unit not in ("", "n.a.", "n/a", "NA", "unknown") else "a.u."] * n
-    region = _column(table, "region", rows)
-    if region is None:
-        region = _column(table, "location", rows)
-    if region is None and getattr(table, "imaging_plane", None) is not None:
-        region = [table.imaging_plane.location or "unknown"] * n
-    pos = _positions(table, rows, scale=UM_PER_M) if is_ephys else None
-    attrs = _foreign_attrs(nwbfile, path, sha256_file(path))
-    attrs.update(sfreq=sfreq, modality=infer_modality(types, units),
-                 channel_type_source=source, nwb_series=series.name)
-    return _dataset(data, time, names=names, types=types, units=units,
-                    region=None if region is None else _strings(region), pos=pos,
-                    modality=attrs["modality"], attrs=attrs, events=_events(nwbfile))
-
-
-def _strip(value, prefix: str) -> str:
-    value = str(value)
-    return value[len(prefix):] if value.startswith(prefix) else value
-
-
-def _foreign_attrs(nwbfile, path: Path, sha256: str) -> dict:
-    subject = nwbfile.subject
-    created = nwbfile.file_create_date
-    created = created[0] if created is not None and len(created) else None
-    attrs = {
-        "subject": _strip(getattr(subject, "subject_id", None) or "unknown", "sub-"),
-        "session": _strip(nwbfile.session_id or "unknown", "ses-"),
-        "source": str(path),
-        "source_sha256": sha256,
-        "neurodag_version": __version__,
-        "config_digest": "",
-        "created": (created.isoformat() if isinstance(created, _dt.datetime)
-                    else _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")),
-        "session_start_time": nwbfile.session_start_time.isoformat(),
-        "nwb_identifier": nwbfile.identifier,
-    }
-    for key in ("species", "sex", "age"):
-        value = getattr(subject, key, None)
-        if value:
-            attrs[key] = str(value)
-    return attrs
