@@ -207,6 +207,36 @@ def test_plots_json_comparison_rows_and_the_figures_page(analysed, tmp_path):
 
 
 # ----------------------------------------------------------------- networks
+def test_digits_lie_on_photograph_patches_and_the_split_is_fixed():
+    pytest.importorskip("torch")
+    from neurodag.report.papers import trsa_nets as nets
+
+    plain, back = nets.digits_split(background=0.0), nets.digits_split()
+    sizes = {k: v.shape for k, v in back.items()}
+    assert sizes == {"x_train": (1435, 1, 32, 32), "y_train": (1435,),
+                     "x_test": (300, 1, 32, 32), "y_test": (300,),
+                     "x_stim": (62, 1, 32, 32), "y_stim": (62,)}
+    for k in ("y_train", "y_test", "y_stim"):
+        np.testing.assert_array_equal(plain[k], back[k])
+    # 62 stimuli taken class by class: 7 of digits 0 and 1, 6 of the others, sorted.
+    assert np.bincount(back["y_stim"]).tolist() == [7, 7] + [6] * 8
+    assert np.all(np.diff(back["y_stim"]) >= 0)
+    for d in (plain, back):
+        assert float(d["x_train"].mean()) == pytest.approx(0.0, abs=1e-4)
+        assert float(d["x_train"].std()) == pytest.approx(1.0, abs=1e-4)
+    # Where there is no ink the plain digits are one constant; over photographs the same
+    # pixels vary, and the digit still shows through (correlation with the plain image).
+    x0, x1 = plain["x_stim"].reshape(62, -1), back["x_stim"].reshape(62, -1)
+    blank = x0 == x0.min()
+    assert blank.mean() > 0.2 and np.ptp(x0[blank]) == 0
+    assert x1[blank].std() > 0.3
+    r = [np.corrcoef(a, b)[0, 1] for a, b in zip(x0, x1, strict=True)]
+    assert 0.3 < min(r) and 0.9 < np.median(r) < 0.99      # some patches are sky
+    patches = nets.photo_patches(5, np.random.default_rng(0))
+    assert patches.shape == (5, 32, 32) and 0 <= patches.min() < patches.max() <= 1
+    np.testing.assert_array_equal(patches, nets.photo_patches(5, np.random.default_rng(0)))
+
+
 @pytest.mark.slow
 def test_network_rdms_are_deterministic_and_cached(tmp_path):
     pytest.importorskip("torch")
@@ -216,8 +246,10 @@ def test_network_rdms_are_deterministic_and_cached(tmp_path):
     a, info = nets.network_rdms(settings, n_seeds=2, seed=3, cache_dir=tmp_path)
     b, again = nets.network_rdms(settings, n_seeds=2, seed=3, cache_dir=tmp_path)
     c, _ = nets.network_rdms(settings, n_seeds=1, seed=3)
+    d, _ = nets.network_rdms(settings, n_seeds=2, seed=3, workers=2)
     xr.testing.assert_allclose(a, b)
     xr.testing.assert_allclose(a.isel(rdm=slice(0, 10)), c)      # cache == retraining
+    xr.testing.assert_allclose(a, d)                             # two processes == one
     assert [i["cached"] for i in info] == [False, False] and [i["cached"] for i in again] == \
         [True, True]
     assert a.sizes["rdm"] == 20 and a.sizes["condition"] == nets.N_STIMULI
@@ -230,7 +262,29 @@ def test_network_rdms_are_deterministic_and_cached(tmp_path):
 
 
 @pytest.mark.slow
+def test_training_divides_the_rate_on_plateaus_and_stops_after_lr_drops():
+    pytest.importorskip("torch")
+    from neurodag.report.papers import trsa_nets as nets
+
+    data = nets.digits_split(background=0.0)
+    data["x_train"], data["y_train"] = data["x_train"][:256], data["y_train"][:256]
+    # min_delta = 1: no epoch counts as an improvement, so every epoch is a plateau of
+    # patience 1: the rate is divided after epochs 1 and 2, and the third plateau stops.
+    stall = nets.TrainSettings(width=0.0625, max_epochs=6, patience=1, min_delta=1.0,
+                               lr_drops=2)
+    _, info = nets.train_network(0, data, stall)
+    assert info["epochs"] == 3 and info["converged"] is True
+    # A floor above any loss stops after the first epoch; max_epochs stops unconverged.
+    _, info = nets.train_network(0, data, nets.TrainSettings(width=0.0625, loss_floor=1e3))
+    assert info["epochs"] == 1 and info["converged"] is True
+    _, info = nets.train_network(0, data, nets.TrainSettings(width=0.0625, max_epochs=2))
+    assert info["epochs"] == 2 and info["converged"] is False
+    assert info["loss"][1] < info["loss"][0] < 2.5
+
+
 def test_quick_figure_reports_its_gate(tmp_path):
+    # The quick setting (3 nets of width 0.125, 3 epochs): the gate as computed from the
+    # cached RDMs, and the noise levels analysed only when it holds.
     pytest.importorskip("torch")
     from neurodag.report.papers import trsa as figure
     from neurodag.store.netcdf import read_netcdf
@@ -246,3 +300,6 @@ def test_quick_figure_reports_its_gate(tmp_path):
     assert d["verdict"]["reproduced"] is (a["gate_passed"] and d["verdict"]["reproduced"])
     assert a["n_seeds"] == 3 and a["n_layers"] == 10 and a["n_stimuli"] == 62
     assert len(d["networks"]["epochs"]) == 3
+    ep = d["networks"]["epochs"]
+    assert 1 <= min(ep) <= max(ep) <= figure.QUICK["max_epochs"]
+    assert f"trained {min(ep)}-{max(ep)} epochs" in figure.summary(tmp_path)

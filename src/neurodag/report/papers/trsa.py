@@ -7,7 +7,8 @@ variation of the distances. It is tested here as the paper's code does
 (:mod:`.trsa_stats`):
 
 1. **Networks** (:mod:`.trsa_nets`): All-CNN-C-style nets trained from ``n_seeds`` seeds on
-   digits upsampled to 32x32; correlation-distance RDMs of their 10 layers over 62 stimuli.
+   digits upsampled to 32x32 and laid over patches of photographs (the paper's nets see
+   natural images); correlation-distance RDMs of their 10 layers over 62 stimuli.
 2. **Gate**: leave-one-seed-out nearest-centroid identification of the layers by the plain
    RDM at zero noise must reach :data:`GATE` (0.8, chance 0.1); otherwise the networks are
    not a test of robustness and only zero noise is analysed.
@@ -102,13 +103,15 @@ def _summarise(point: np.ndarray, boot: np.ndarray, n_samples: int):
 def run_experiment(seed: int = 0, quick: bool = False, *, width: float = WIDTH,
                    n_seeds: int = 10, max_epochs: int = 40, noise_levels=(0, 1, 2, 3, 4),
                    n_draws: int = 5, n_samples: int = 10, n_boot: int = 1000,
-                   step: float = 0.05, threads: int | None = None, cache_dir=None,
-                   progress=None) -> xr.Dataset:
+                   step: float = 0.05, background: float = 1.0, threads: int = 1,
+                   workers: int | None = None, cache_dir=None, progress=None) -> xr.Dataset:
     """Train (or read cached) networks, then identify layers at every noise level.
 
-    ``quick=True`` overrides the sizes with :data:`QUICK`. ``threads``: torch CPU threads
-    for training (default 2, 1 when quick; on a machine with more runnable processes than
-    cores, 1 thread trained ~5x faster than 2, whose threads wait for each other).
+    ``quick=True`` overrides the sizes with :data:`QUICK`. Networks train in ``workers``
+    processes of ``threads`` torch threads each (default 2 x 1, 1 x 1 when quick: one net
+    per core scales better than two threads per net, whose threads wait for each other on
+    a busy machine). ``background``: contrast of the photographs behind the digits
+    (:class:`~.trsa_nets.TrainSettings`).
 
     Returns
     -------
@@ -129,13 +132,15 @@ def run_experiment(seed: int = 0, quick: bool = False, *, width: float = WIDTH,
         raise InputError(f"trsa figure: needs n_seeds >= 2, n_draws >= 1, n_samples >= 1, "
                          f"n_boot >= 2 (got {n_seeds}, {n_draws}, {n_samples}, {n_boot})")
     t0 = time.perf_counter()
-    settings = TrainSettings(width=float(width), max_epochs=int(max_epochs))
-    rdms, training = network_rdms(settings, n_seeds=n_seeds, seed=seed,
-                                  threads=threads or (1 if quick else 2),
+    settings = TrainSettings(width=float(width), background=float(background),
+                             max_epochs=int(max_epochs))
+    rdms, training = network_rdms(settings, n_seeds=n_seeds, seed=seed, threads=threads,
+                                  workers=workers or (1 if quick else 2),
                                   cache_dir=cache_dir, progress=progress)
     results = analyse(rdms, training, seed=seed, noise_levels=noise_levels, n_draws=n_draws,
                       n_samples=n_samples, n_boot=n_boot, step=step, progress=progress)
-    results.attrs.update(quick=bool(quick), width=float(width), max_epochs=int(max_epochs),
+    results.attrs.update(quick=bool(quick), width=float(width), background=float(background),
+                         max_epochs=int(max_epochs),
                          channels=list(settings.channels()), seconds=time.perf_counter() - t0)
     return results
 
@@ -310,7 +315,7 @@ def plot(results: xr.Dataset, out_dir) -> list[Path]:
 def run(out_dir, seed: int = 0, quick: bool = False, progress=None, *,
         width: float = WIDTH, n_seeds: int = 10, max_epochs: int = 40, n_draws: int = 5,
         n_samples: int = 10, n_boot: int = 1000, step: float = 0.05,
-        threads: int | None = None) -> list[Path]:
+        background: float = 1.0, threads: int = 1, workers: int | None = None) -> list[Path]:
     """Run the experiment (options: :func:`run_experiment`) and write its figures and JSON
     into ``out_dir`` (``results/figures/trsa/`` in the workflow). Trained networks' RDMs
     are cached in ``out_dir/cache``, so that re-plotting does not retrain."""
@@ -318,7 +323,8 @@ def run(out_dir, seed: int = 0, quick: bool = False, progress=None, *,
     return plot(run_experiment(seed=seed, quick=quick, progress=progress,
                                cache_dir=out_dir / "cache", width=width, n_seeds=n_seeds,
                                max_epochs=max_epochs, n_draws=n_draws, n_samples=n_samples,
-                               n_boot=n_boot, step=step, threads=threads), out_dir)
+                               n_boot=n_boot, step=step, background=background,
+                               threads=threads, workers=workers), out_dir)
 
 
 def _fmt(d: dict, stat: str, n: str) -> str:
@@ -349,6 +355,15 @@ def compare(out_dir) -> list[dict]:
     return rows
 
 
+def _training(nets: dict) -> str:
+    if not nets.get("epochs"):
+        return ""
+    ep, acc = nets["epochs"], nets["test_accuracy"]
+    return (f", trained {min(ep)}-{max(ep)} epochs ({sum(nets['converged'])} of {len(ep)} "
+            f"converged; held-out digit accuracy {min(acc):.3f}-{max(acc):.3f}; "
+            f"{sum(nets['train_cpu_seconds']) / 60:.0f} CPU min)")
+
+
 def summary(out_dir) -> str:
     """One paragraph for the figures page: the claim, our test of it, and the verdict."""
     from ...store import read_json
@@ -359,7 +374,8 @@ def summary(out_dir) -> str:
                       for n, t in v["topology_minus_rdm"].items())
     return (f"The paper's claim: {d['claim']}. Our test: {a['n_seeds']} All-CNN-C-style nets "
             f"(width {a.get('width', '?')}, {a.get('channels', ['?', '?'])[0]}/"
-            f"{a.get('channels', ['?', '?'])[1]} channels) on 32x32 digits, "
+            f"{a.get('channels', ['?', '?'])[1]} channels) on 32x32 digits over photographs "
+            f"(background contrast {a.get('background', 0)}){_training(d['networks'])}, "
             f"{a['n_layers']} layers, {a['n_stimuli']} stimuli; the RDM identifies the layers "
             f"at zero noise with accuracy {a['gate']:.3f} (gate {a['gate_threshold']}). "
             f"Topology-sensitive GT minus RDM (95 % paired bootstrap interval, "
