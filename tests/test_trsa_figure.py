@@ -174,6 +174,16 @@ def test_family_scores_are_means_of_their_samples_and_tests_are_paired(analysed)
         v["ci"][1] >= -1e-9 for v in res.attrs["verdict"]["topology_minus_rdm"].values())
 
 
+@pytest.mark.slow
+def test_noise_levels_in_two_processes_give_the_same_result(analysed):
+    from neurodag.report.papers import trsa as figure
+
+    rdms, res = analysed
+    two = figure.analyse(rdms, seed=0, n_draws=2, n_samples=2, n_boot=30, step=0.25,
+                         workers=2)
+    xr.testing.assert_identical(res, two)
+
+
 def test_unidentifiable_layers_fail_the_gate_and_stop_at_zero_noise():
     from neurodag.report.papers import trsa as figure
 

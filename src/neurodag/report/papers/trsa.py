@@ -44,7 +44,7 @@ from ...errors import InputError
 from ...models.rsa import trsa
 from ...store import write_json
 from . import trsa_stats as st
-from .trsa_nets import TrainSettings, network_rdms
+from .trsa_nets import TrainSettings, map_processes, network_rdms
 
 PAPER = "Lin & Kriegeskorte, The Topology and Geometry of Neural Representations"
 CLAIM = ("geo-topological RDMs (topology-sensitive GT in particular) identify network "
@@ -138,19 +138,45 @@ def run_experiment(seed: int = 0, quick: bool = False, *, width: float = WIDTH,
                                   workers=workers or (1 if quick else 2),
                                   cache_dir=cache_dir, progress=progress)
     results = analyse(rdms, training, seed=seed, noise_levels=noise_levels, n_draws=n_draws,
-                      n_samples=n_samples, n_boot=n_boot, step=step, progress=progress)
+                      n_samples=n_samples, n_boot=n_boot, step=step,
+                      workers=workers or (1 if quick else 2), progress=progress)
     results.attrs.update(quick=bool(quick), width=float(width), background=float(background),
                          max_epochs=int(max_epochs),
                          channels=list(settings.channels()), seconds=time.perf_counter() - t0)
     return results
 
 
+def _level(n: int, noise_seed, v, rdms, samples, rows, stims, n_draws: int, n_samples: int,
+           step: float) -> dict:
+    """One noise level of :func:`analyse`: grid, best (l, u), point and bootstrap values."""
+    y, g = rdms["layer"].values.astype(int), rdms["seed"].values.astype(int)
+    n_stim = rdms.sizes["condition"]
+    draws_rng = np.random.default_rng(noise_seed)
+    draws = [st.add_noise(v, n / 10.0, draws_rng) for _ in range(int(n_draws) if n else 1)]
+    grid = xr.concat([_grid(d, rdms, step) for d in draws], "draw").mean("draw")
+    best_at = np.unravel_index(int(np.nanargmax(grid.values)), grid.shape)
+    best = (float(grid["lower"][best_at[0]]), float(grid["upper"][best_at[1]]))
+    point, boot = [], np.empty((len(rows), 3 + len(st.FAMILIES) * int(n_samples)))
+    for k, d in enumerate(draws):
+        x = _stat_vectors(d, rdms, samples, best)
+        point.append(st.nearest_centroid_accuracy(x, y, g))
+        pick = slice(k, None, len(draws))
+        boot[pick] = st.bootstrap_accuracy(x, y, g, rows[pick], stims[pick], n_stim)
+    point = np.mean(point, axis=0)
+    per_sample = point[2:-1].reshape(len(st.FAMILIES), int(n_samples))
+    pts, bts = _summarise(point, boot, int(n_samples))
+    return {"point": pts, "boot": bts, "samples": per_sample, "grid": grid, "best": best,
+            "pref": [[st.reference_t_p(a, b) for b in per_sample] for a in per_sample]}
+
+
 def analyse(rdms: xr.DataArray, training=None, *, seed: int = 0,
             noise_levels=(0, 1, 2, 3, 4), n_draws: int = 5, n_samples: int = 10,
-            n_boot: int = 1000, step: float = 0.05, progress=None) -> xr.Dataset:
+            n_boot: int = 1000, step: float = 0.05, workers: int = 1,
+            progress=None) -> xr.Dataset:
     """Steps 2-5 of the protocol on RDMs with ``layer`` and ``seed`` along ``rdm``.
 
     ``training``: per network, :func:`~.trsa_nets.train_network`'s facts (optional).
+    Noise levels are analysed in ``workers`` processes (the same result for any number).
     Returns the Dataset of :func:`run_experiment`.
     """
     y, g = rdms["layer"].values.astype(int), rdms["seed"].values.astype(int)
@@ -165,32 +191,16 @@ def analyse(rdms: xr.DataArray, training=None, *, seed: int = 0,
     samples = {f: st.sample_family(f, n_samples, rng) for f in st.FAMILIES}
     rows, stims = st.bootstrap_plan(v.shape[0], n_stim, n_boot, np.random.default_rng(seeds[1]))
     noise_seeds = seeds[2].spawn(len(levels))
+    done = map_processes(_level, [(n, noise_seeds[i], v, rdms, samples, rows, stims, n_draws,
+                                   n_samples, step) for i, n in enumerate(levels)], workers)
     out = {k: [] for k in ("point", "boot", "samples", "grid", "best", "pref")}
-    for lvl, n in enumerate(levels):
-        draws_rng = np.random.default_rng(noise_seeds[lvl])
-        draws = [st.add_noise(v, n / 10.0, draws_rng) for _ in range(int(n_draws) if n else 1)]
-        grid = xr.concat([_grid(d, rdms, step) for d in draws], "draw").mean("draw")
-        best_at = np.unravel_index(int(np.nanargmax(grid.values)), grid.shape)
-        best = (float(grid["lower"][best_at[0]]), float(grid["upper"][best_at[1]]))
-        point, boot = [], np.empty((int(n_boot), 3 + len(st.FAMILIES) * int(n_samples)))
-        for k, d in enumerate(draws):
-            x = _stat_vectors(d, rdms, samples, best)
-            point.append(st.nearest_centroid_accuracy(x, y, g))
-            pick = slice(k, None, len(draws))
-            boot[pick] = st.bootstrap_accuracy(x, y, g, rows[pick], stims[pick], n_stim)
-        point = np.mean(point, axis=0)
-        per_sample = point[2:-1].reshape(len(st.FAMILIES), int(n_samples))
-        pts, bts = _summarise(point, boot, int(n_samples))
-        out["point"].append(pts)
-        out["boot"].append(bts)
-        out["samples"].append(per_sample)
-        out["grid"].append(grid)
-        out["best"].append(best)
-        out["pref"].append([[st.reference_t_p(a, b) for b in per_sample] for a in per_sample])
+    for n, res in zip(levels, done, strict=True):
+        for k in out:
+            out[k].append(res[k])
         if progress is not None:
             progress(f"noise {n}/10: " + ", ".join(
-                f"{s} {p:.3f}" for s, p in zip(STATISTICS, pts, strict=True))
-                + f"; best (l, u) = {best}")
+                f"{s} {p:.3f}" for s, p in zip(STATISTICS, res["point"], strict=True))
+                + f"; best (l, u) = {res['best']}")
     n_seeds = int(np.unique(g).size)
     training = training or []
     return _dataset(out, levels, samples, training, gate, dict(

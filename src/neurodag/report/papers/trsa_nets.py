@@ -262,6 +262,22 @@ def _seed_rdms(seed: int, data: dict, settings: TrainSettings, progress) -> xr.D
     return rdms.assign_attrs(training=info)
 
 
+def map_processes(fn, args: list[tuple], workers: int = 1):
+    """``fn(*a)`` for each of ``args`` in order, as a generator (so that each result can
+    be used as it comes), in ``workers`` processes when more than one."""
+    if int(workers) <= 1 or len(args) <= 1:
+        yield from (fn(*a) for a in args)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn: a forked child would inherit torch's thread pool in an unknown state.
+    with ProcessPoolExecutor(min(int(workers), len(args)),
+                             mp_context=multiprocessing.get_context("spawn")) as ex:
+        for future in [ex.submit(fn, *a) for a in args]:
+            yield future.result()
+
+
 def _train_worker(seed: int, data: dict, settings: TrainSettings, threads: int):
     import torch
 
@@ -323,15 +339,9 @@ def network_rdms(settings: TrainSettings = TrainSettings(), *, n_seeds: int = 10
     if todo:
         data = digits_split(background=settings.background)
         if int(workers) > 1 and len(todo) > 1:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            # spawn: a forked child would inherit torch's thread pool in an unknown state.
-            with ProcessPoolExecutor(min(int(workers), len(todo)),
-                                     mp_context=multiprocessing.get_context("spawn")) as ex:
-                futures = {s: ex.submit(_train_worker, s, data, settings, threads)
-                           for s in todo}
-                trained = {s: done(s, f.result()) for s, f in futures.items()}
+            rdms = map_processes(_train_worker, [(s, data, settings, threads) for s in todo],
+                                 workers)
+            trained = {s: done(s, r) for s, r in zip(todo, rdms, strict=True)}
         else:
             before = torch.get_num_threads()
             torch.set_num_threads(max(1, int(threads)))
