@@ -2,10 +2,10 @@
 
 Measures CPU seconds per training batch (64 images of 32x32, Adam step) on one torch
 thread for each width factor, and projects the figure's training (10 seeds x
-``max_epochs`` epochs over the 1435 training images) onto 2 quiet cores, assuming the
-two threads halve the wall time (an upper bound on their speed-up). Prints the ratio of
-the projection to the issue's budget of 40 minutes; the figure uses the widest width at
-or under 1.0.
+``max_epochs`` epochs over the 1435 training images) onto 2 quiet cores, where the
+figure trains one net per core (two processes: the wall time halves). Prints the ratio of
+the projection to the issue's budget of 40 minutes: the widest width at or under 1.0 fits
+it (the figure's default width and why: ``neurodag.report.papers.trsa.WIDTH``).
 
 Run: ``.venv/bin/python bench/trsa_widths.py [--widths 0.25 0.5 0.75 1.0] [--epochs 40]``.
 CPU time (not wall time) is measured so that a loaded machine distorts it less.

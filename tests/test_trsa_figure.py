@@ -2,6 +2,7 @@
 the analysis on RDMs built to be identifiable or not, and the quick figure's gate."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -313,3 +314,42 @@ def test_quick_figure_reports_its_gate(tmp_path):
     ep = d["networks"]["epochs"]
     assert 1 <= min(ep) <= max(ep) <= figure.QUICK["max_epochs"]
     assert f"trained {min(ep)}-{max(ep)} epochs" in figure.summary(tmp_path)
+
+
+# ----------------------------------------------------------------- the full figure
+FULL = Path(__file__).resolve().parent / "data" / "trsa_full_rdms.nc"
+#: The README's figure table (``neurodag figure trsa --set width=0.25``): the gate fails,
+#: so only zero noise is analysed.
+FULL_GATE = 0.660
+FULL_ACCURACY = {0: {"rdm": 0.660, "rank": 0.680, "topology": 0.654, "geometry": 0.689,
+                     "local": 0.678, "global": 0.650, "intermediate": 0.677}}
+
+
+@pytest.mark.slow
+def test_the_full_figures_networks_give_the_readme_numbers():
+    """The RDMs of the full run (tests/data/trsa_full_rdms.nc: the 10 nets' RDMs from
+    ``neurodag figure trsa``'s cache, float32) re-analysed without retraining: the gate and
+    the accuracies of the README's figure table. Bootstrap and grid are cut down (they do
+    not change the point accuracies of the RDM and the families)."""
+    from neurodag.report.papers import trsa as figure
+    from neurodag.store.netcdf import read_netcdf
+
+    ds = read_netcdf(FULL)
+    v = ds["vectors"].values.astype(np.float64)
+    cond = json.loads(ds.attrs["conditions"])
+    i, j = np.triu_indices(len(cond), 1)
+    sq = np.zeros((v.shape[0], len(cond), len(cond)))
+    sq[:, i, j] = sq[:, j, i] = v
+    rdms = xr.DataArray(sq, dims=trsa.DIMS, coords={
+        "condition": cond, "condition2": cond, "layer": ("rdm", ds["layer"].values),
+        "seed": ("rdm", ds["seed"].values)})
+    assert rdms.sizes == {"rdm": 100, "condition": 62, "condition2": 62}
+    assert json.loads(ds.attrs["settings"])["settings"]["width"] == 0.25
+    gate = trsa.identify(rdms, "layer", "seed")
+    assert gate == pytest.approx(FULL_GATE, abs=0.011)
+    res = figure.analyse(rdms, seed=0, n_boot=20, step=0.25)
+    assert res.attrs["gate_passed"] is (gate >= figure.GATE)
+    for n, row in FULL_ACCURACY.items():
+        for stat, value in row.items():
+            assert float(res["accuracy"].sel(noise_level=n, statistic=stat)) == \
+                pytest.approx(value, abs=0.02), (n, stat)

@@ -54,9 +54,10 @@ GATE = 0.8
 STATISTICS = ("rdm", "rank", *st.FAMILIES, "best")
 STAT_NAMES = {"rdm": "RDM", "rank": "GT(0, 1) = rank RDM", **st.FAMILY_NAMES,
               "best": "best (l, u) of the grid"}
-#: Width 0.5 (48/96 channels): the widest whose 10 seeds train in <= 40 min on 2 quiet CPU
-#: cores even if every seed runs to ``max_epochs`` = 40 (bench/trsa_widths.py: 23 min;
-#: 0.75: 45 min; full width 96/192: 70 min).
+#: Width 0.5 (48/96 channels): the widest that fits the issue's budget of 40 min on 2 quiet
+#: cores (bench/trsa_widths.py: 10 nets x 40 epochs in 23 min; 0.75: 45 min; full width
+#: 96/192: 70 min). The figure in the README was run at width 0.25 (``width=0.25``): on the
+#: shared machine (load 11-15 on 2 cores) width 0.5 would not have finished in a session.
 WIDTH = 0.5
 #: A small setting (about a minute) for tests and smoke runs.
 QUICK = {"width": 0.125, "n_seeds": 3, "max_epochs": 3, "n_draws": 2, "n_samples": 2,
