@@ -97,7 +97,10 @@ SMALL = {
                      "analyses": {"trsa": {}}},
         "tiny_fmri": {"modality": "fmri", "source": {
             "synthetic": "fmri", "sessions": 1, "params": {"n_volumes": 40}}},
-        "tiny_worm": {"modality": "calcium", "source": {"synthetic": "calcium", "sessions": 1}},
+        "tiny_worm": {"modality": "calcium", "source": {"synthetic": "calcium", "sessions": 1},
+                      # what the generator simulates (tests/test_metadata.py)
+                      "metadata": {"species": "Caenorhabditis elegans", "sex": "XX",
+                                   "age": "P0D/"}},
         "tiny_spikes": {"modality": "spikes", "source": {
             "synthetic": "spikes", "sessions": 1,
             "params": {"n_states": 2, "n_neurons": 6, "n_sequences": 3, "n_bins": 400}},

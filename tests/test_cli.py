@@ -28,7 +28,8 @@ def test_validate_accepts_a_good_store(small_eeg, tmp_path):
     store.write_signal(small_eeg, tmp_path / "raw.zarr")
     res = run("validate", str(tmp_path / "raw.zarr"))
     assert res.returncode == 0, res.stderr
-    assert res.stdout.strip().endswith("ok (eeg, 3 channels, 1000 samples at 100 Hz)")
+    assert res.stdout.strip().endswith("ok (eeg, 3 channels, 1000 samples at 100 Hz; "
+                                       "start time unknown; DANDI still needs species, sex, age)")
 
 
 def test_validate_rejects_a_store_with_nan_in_one_line(small_eeg, tmp_path):

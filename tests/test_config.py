@@ -30,7 +30,8 @@ def test_default_config_is_valid_and_gets_defaults(default_config):
     assert cfg["report"]["title"] == "neurodag"
     assert cfg["datasets"]["synth_eeg"]["ingest"] == {}
     modalities = {d["modality"] for d in cfg["datasets"].values()}
-    assert modalities == {"eeg", "meg", "seeg", "fmri", "calcium", "spikes", "connectome"}
+    assert modalities == {"eeg", "meg", "seeg", "fmri", "calcium", "spikes", "connectome",
+                          "behavior"}
     synthetic = [d for d, e in cfg["datasets"].items() if "synthetic" in e["source"]]
     assert all(len(config.sessions(cfg, d)) >= 2 for d in synthetic)
 

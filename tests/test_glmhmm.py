@@ -12,7 +12,7 @@ from scipy.optimize import minimize
 from scipy.special import gammaln
 
 from neurodag.errors import InputError
-from neurodag.models.glmhmm import GLMHMM, hmm
+from neurodag.models.glmhmm import GLMHMM, hmm, newton
 from neurodag.models.glmhmm import emissions as glm
 from neurodag.models.glmhmm.select import select_n_states
 from neurodag.synth import spikes
@@ -30,19 +30,25 @@ def _tiny_hmm(seed=0, S=3, lengths=(5, 3, 4)):
     return P, p0, log_e, list(lengths)
 
 
-def _brute(P, p0, log_e, lengths):
-    """Enumerate every state path of every sequence: loglik, gamma, xi sum, Viterbi path."""
+def _brute(P, p0, log_e, lengths, per_bin=None):
+    """Enumerate every state path of every sequence: loglik, gamma, xi sum, Viterbi path.
+
+    ``per_bin`` (T, S, S): transitions into each bin (then ``xi`` is per bin too)."""
     S = P.shape[0]
-    lls, gammas, xi, paths = [], [], np.zeros((S, S)), []
+    T = sum(lengths)
+    lls, gammas, paths = [], [], []
+    xi = np.zeros((S, S)) if per_bin is None else np.zeros((T, S, S))
     start = 0
     for n in lengths:
         le = log_e[start:start + n]
+        Pt = np.broadcast_to(P, (n, S, S)) if per_bin is None else per_bin[start:start + n]
+        s0 = start
         start += n
         joint = {}
         for z in itertools.product(range(S), repeat=n):
             lp = np.log(p0[z[0]]) + le[0, z[0]]
             for t in range(1, n):
-                lp += np.log(P[z[t - 1], z[t]]) + le[t, z[t]]
+                lp += np.log(Pt[t, z[t - 1], z[t]]) + le[t, z[t]]
             joint[z] = lp
         vals = np.array(list(joint.values()))
         ll = np.logaddexp.reduce(vals)
@@ -51,7 +57,10 @@ def _brute(P, p0, log_e, lengths):
             w = np.exp(lp - ll)
             g[np.arange(n), z] += w
             for t in range(1, n):
-                xi[z[t - 1], z[t]] += w
+                if per_bin is None:
+                    xi[z[t - 1], z[t]] += w
+                else:
+                    xi[s0 + t, z[t - 1], z[t]] += w
         lls.append(ll)
         gammas.append(g)
         paths.append(np.array(max(joint, key=joint.get)))
@@ -77,7 +86,7 @@ def naive_fit(sim):
 
 
 def _matched(model, params, counts, states):
-    from neurodag.report.papers.onehot_glmhmm import match_states
+    from neurodag.models.glmhmm.metrics import match_states
 
     pred = np.concatenate(model.predict(list(counts)))
     perm, acc = match_states(states.ravel(), pred, params.n_states)
@@ -99,6 +108,21 @@ def test_forward_backward_matches_brute_force_enumeration(chunk):
     np.testing.assert_allclose(g0.numpy(), gamma[starts], atol=1e-12)
     only_ll = hmm.log_likelihood(torch.tensor(log_e), lay, torch.tensor(P), torch.tensor(p0))
     np.testing.assert_allclose(only_ll.numpy(), ll, atol=1e-12)
+
+
+@pytest.mark.parametrize("chunk", [2, 3, None])
+def test_input_driven_transitions_match_brute_force_enumeration(chunk):
+    P, p0, log_e, lengths = _tiny_hmm(lengths=(5, 2, 4))
+    per_bin = np.random.default_rng(7).dirichlet(np.ones(3), size=(sum(lengths), 3))
+    ll, gamma, xi, path = _brute(P, p0, log_e, lengths, per_bin)
+    lay = hmm.make_layout(lengths, chunk=chunk)
+    g, x, _, lls = hmm.forward_backward(torch.tensor(log_e), lay, torch.tensor(per_bin),
+                                        torch.tensor(p0), per_bin_xi=True)
+    np.testing.assert_allclose(lls.numpy(), ll, atol=1e-12)
+    np.testing.assert_allclose(g.numpy(), gamma, atol=1e-12)
+    np.testing.assert_allclose(x.numpy(), xi, atol=1e-12)
+    got = hmm.viterbi(torch.tensor(log_e), lay, torch.tensor(per_bin), torch.tensor(p0))
+    np.testing.assert_array_equal(got, path)
 
 
 @pytest.mark.parametrize("chunk", [2, 4, None])
@@ -154,10 +178,10 @@ def test_newton_mstep_matches_scipy_optimize(shared):
     H = glm.history(X, 5)
     S = 1 if not shared else 2
     gam = torch.tensor(rng.dirichlet(np.ones(S), size=400), dtype=F64)
-    W0 = torch.zeros(S, 4, 4, dtype=F64)
-    b0 = torch.zeros(S, 4, dtype=F64)
-    W, b, _ = glm.newton_step(X, H, gam, W0, b0, emission="poisson", link="softplus",
-                              share_bias=shared, max_iter=50, tol=1e-10)
+    Z1 = torch.cat([torch.ones(400, 1, dtype=F64), H], 1)
+    W1, *_ = newton.newton_step(X, Z1, gam, torch.zeros(S, 4, 5, dtype=F64), emission="poisson",
+                                  link="softplus", share_bias=shared, max_iter=50, tol=1e-10)
+    b, W = W1[..., 0], W1[..., 1:]
     n = 2
     res = minimize(_neg_obj_one_neuron, np.zeros(1 + S * 4),
                    args=(counts[0, :, n], H.numpy(), gam.numpy(), "softplus", S, True),
@@ -214,7 +238,7 @@ def test_same_random_state_gives_identical_fits(sim):
 
 @pytest.mark.slow
 def test_onehot_prior_gives_signed_adjacency_above_chance(sim):
-    from neurodag.report.papers.onehot_glmhmm import balanced_accuracy
+    from neurodag.models.glmhmm.metrics import balanced_accuracy
 
     params, train, _, test, test_states = sim
     m = GLMHMM(3, prior="onehot", link="sigmoid", random_state=0, max_iter=25,
@@ -254,8 +278,9 @@ def test_gaussian_emission_with_identity_link_recovers_weights():
         h = phi @ x[t + 4::-1][:5]
         x[t + 5] = W[z[t]] @ h + rng.normal(0, 0.3, N)
     m = GLMHMM(2, emission="gaussian", link="identity", random_state=0, l2=0).fit(x[5:])
-    perm, acc = __import__("neurodag.report.papers.onehot_glmhmm",
-                           fromlist=["match_states"]).match_states(z, m.predict(x[5:]), 2)
+    from neurodag.models.glmhmm.metrics import match_states
+
+    perm, acc = match_states(z, m.predict(x[5:]), 2)
     assert acc >= 0.9
     assert np.corrcoef(m.weights_[perm].ravel(), W.ravel())[0, 1] >= 0.9
     np.testing.assert_allclose(m.variance_, 0.09, rtol=0.15)
@@ -332,7 +357,7 @@ GOOD = np.ones((20, 3))
     ({"emission": "poison"}, GOOD, "did you mean 'poisson'"),
     ({"link": "softpls"}, GOOD, "did you mean 'softplus'"),
     ({"emission": "bernoulli"}, GOOD, "Bernoulli emission needs link='sigmoid'"),
-    ({}, np.ones(20), "expected a 2-D (time, channel) array"),
+    ({}, np.ones((20, 2, 2)), "expected a 2-D (time, channel) array"),
     ({}, [], "an empty list of sequences"),
 ])
 def test_bad_input_gives_one_line_error(kwargs, X, message):

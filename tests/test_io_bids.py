@@ -86,7 +86,8 @@ def test_sessions_are_found_from_file_names_without_reading_data(real_tree, monk
     names = [Path(f).name for f in first["files"]]
     assert names[0] == first["id"] + "_eeg.edf" == Path(first["recording"]).name
     assert set(names[1:]) == {f"{first['id']}_{s}" for s in
-                              ("eeg.json", "channels.tsv", "events.tsv", "events.json")}
+                              ("eeg.json", "channels.tsv", "events.tsv", "events.json")} | {
+        "participants.tsv", "sub-01_ses-02_scans.tsv"}  # metadata sidecars
     meg = bids.sessions(real_tree, datatype="meg")
     assert [(s["id"], s["session"]) for s in meg] == [("sub-02_task-rest", "01")]
     assert {Path(f).name for f in meg[0]["files"]} >= {"sub-02_coordsystem.json",

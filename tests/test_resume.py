@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,7 @@ CONFIG = {"seed": 3, "datasets": {"r_eeg": {"modality": "eeg", "source": {
     "synthetic": "eeg", "sessions": 2, "params": {"duration": 10.0}}}}}
 SESSIONS = ("sub-01", "sub-02")
 #: The outputs of each session's jobs, in DAG order.
-JOBS = {"synthesize": ("synthetic",), "ingest": ("raw.nwb", "raw.zarr"),
+JOBS = {"synthesize": ("synthetic",), "ingest": ("raw.nwb", "raw.zarr", "dandi.json"),
         "preprocess": ("clean.zarr", "qc.json")}
 
 
@@ -104,7 +105,11 @@ def scenario(tmp_path_factory):
     try:
         locks = resumed / ".snakemake" / "locks"
         _wait(lambda: locks.is_dir() and any(locks.iterdir()), 120, "the run took no lock")
-        out["concurrent"] = run(resumed, configfile)
+        # The second run starts now, beside the first, and is waited for after the kill: a
+        # run started after the first has taken its lock must be refused whether it looks
+        # before or after the kill (the killed run's lock stays until --unlock), and waiting
+        # for it here would let a fast first run finish before the moment to kill it.
+        concurrent = ThreadPoolExecutor(1).submit(run, resumed, configfile)
 
         written = [o for o in session_outputs() if not o.endswith("synthetic")]
 
@@ -117,6 +122,7 @@ def scenario(tmp_path_factory):
         _wait(worst_moment, 300, "never saw an output on disk with its job still running",
               poll=0.02)
         os.killpg(first.pid, signal.SIGKILL)
+        out["concurrent"] = concurrent.result()
     finally:
         first.kill()
         first.wait()

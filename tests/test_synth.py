@@ -13,7 +13,7 @@ import pytest
 import xarray as xr
 from scipy.signal import welch
 
-from neurodag import schema, synth
+from neurodag import schema, schema_trials, synth
 from neurodag.errors import InputError
 
 FIFF = mne.io.constants.FIFF
@@ -23,6 +23,7 @@ SMALL = {
     "eeg": dict(duration=10), "meg": dict(duration=5, n_locations=20),
     "seeg": dict(duration=5), "ecog": dict(duration=5), "fmri": dict(n_volumes=40),
     "calcium": dict(duration=120), "spikes": dict(n_bins=500, n_sequences=2),
+    "behavior": dict(n_sessions=3, n_trials=30),
 }
 DATA_TYPES = {"eeg": {"eeg"}, "meg": {"mag", "grad"}, "seeg": {"seeg"}, "ecog": {"ecog"},
               "fmri": {"bold"}, "calcium": {"neuron"}, "spikes": {"neuron"}}
@@ -48,11 +49,15 @@ def _band_ratio(f, p, band, flank):
 
 @pytest.mark.parametrize("modality", synth.MODALITIES)
 def test_every_modality_follows_the_contract(sims, modality):
-    ds = schema.validate(sims[modality].data)
+    if modality == "behavior":  # a trial table: the contract with dim trial
+        ds = schema_trials.validate_trials(sims[modality].data)
+        assert ds.sizes["trial"] == 20 * 100 and "choice" in ds["channel"].values
+    else:
+        ds = schema.validate(sims[modality].data)
+        assert DATA_TYPES[modality] <= set(ds["channel_type"].values)
     assert ds.attrs["modality"] == modality
     assert ds.attrs["source"] == f"synthetic:{modality}"
     assert re.fullmatch(r"[0-9a-f]{64}", ds.attrs["source_sha256"])
-    assert DATA_TYPES[modality] <= set(ds["channel_type"].values)
     assert sims[modality].truth.attrs["modality"] == modality
 
 

@@ -27,11 +27,14 @@ def test_default_config_dry_run_plans_every_session(repo_root, tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     cfg = config.check(config.load_yaml(repo_root / "config" / "config.yaml"))
     signal = [d for d, e in cfg["datasets"].items() if e["modality"] != "connectome"]
+    trials = [d for d in signal if cfg["datasets"][d]["modality"] == "behavior"]
     n_signal = sum(len(config.sessions(cfg, d)) for d in signal)
+    n_trials = sum(len(config.sessions(cfg, d)) for d in trials)
     n_connectome = sum(len(config.sessions(cfg, d)) for d in cfg["datasets"] if d not in signal)
     out = res.stdout + res.stderr
     assert _job_count(out, "ingest") == n_signal
-    assert _job_count(out, "preprocess") == n_signal
+    assert _job_count(out, "preprocess") == n_signal - n_trials  # trial tables are not
+    assert _job_count(out, "fit_glmhmm_pooled") == len(trials) >= 1
     assert _job_count(out, "ingest_connectome") == n_connectome
     merged = [d for d in cfg["datasets"] if d not in signal
               and cfg["datasets"][d]["homogenize"]["enabled"]]

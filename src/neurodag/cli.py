@@ -39,8 +39,21 @@ def _parse_set(items: list[str] | None) -> dict:
     return out
 
 
+def _metadata_json(text: str | None) -> dict | None:
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        raise InputError(f"--metadata: not JSON ({e})") from None
+    if not isinstance(value, dict):
+        raise InputError(f"--metadata: expected a JSON object, got {text[:60]!r}")
+    return value
+
+
 def _cmd_ingest(args) -> None:
     compression = None if args.nwb_compression == "none" else args.nwb_compression
+    meta = _metadata_json(args.metadata)
     if args.reference:
         from . import reference
 
@@ -49,7 +62,7 @@ def _cmd_ingest(args) -> None:
         name, _, session = args.reference.partition("/")
         outputs = reference.ingest_session(
             name, session, args.cache, args.out, config_digest=args.config_digest,
-            nwb_compression=compression, **_parse_set(args.set))
+            nwb_compression=compression, metadata=meta, **_parse_set(args.set))
     else:
         from . import ingest
 
@@ -58,7 +71,7 @@ def _cmd_ingest(args) -> None:
         outputs = ingest.run(
             args.inputs, args.out, modality=args.modality, subject=args.subject,
             session=args.session, config_digest=args.config_digest,
-            nwb_compression=compression, **_parse_set(args.set),
+            nwb_compression=compression, metadata=meta, **_parse_set(args.set),
         )
     for kind, path in outputs.items():
         print(f"wrote {kind}: {path}")
@@ -92,6 +105,14 @@ def _cmd_fit_glmhmm(args) -> None:
 
     outputs = glmhmm_step.run_session(args.input, args.out, config_digest=args.config_digest,
                                       **_parse_set(args.set))
+    print(f"wrote {len(outputs)} files into {args.out}")
+
+
+def _cmd_fit_glmhmm_pooled(args) -> None:
+    from .models.glmhmm import pooled_step
+
+    outputs = pooled_step.run_pooled(args.stores, args.out, config_digest=args.config_digest,
+                                     **_parse_set(args.set))
     print(f"wrote {len(outputs)} files into {args.out}")
 
 
@@ -224,9 +245,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", type=Path, help="reference cache folder (fetch-reference)")
     p.add_argument("--nwb-compression", choices=["none", "gzip"], default="none")
     p.add_argument("--out", required=True, type=Path, help="session folder to write into")
-    p.add_argument("--modality", choices=["eeg", "meg", "seeg", "ecog", "fmri", "calcium", "spikes"])
+    p.add_argument("--modality", choices=["eeg", "meg", "seeg", "ecog", "fmri", "calcium",
+                                          "spikes", "behavior"])
     p.add_argument("--subject")
     p.add_argument("--session")
+    p.add_argument("--metadata", metavar="JSON",
+                   help="metadata of this session as a JSON object (species, sex, age, "
+                   "session_start_time, experimenter, devices, ...; see neurodag.metadata): "
+                   "laid over what the file and its BIDS sidecars state")
     _step_options(p, "reader option (see neurodag.io.OPTIONS: sfreq, tr, units, line_freq, "
                      "parcellation, radius, voxels, include_non_cells); repeatable")
     p.set_defaults(func=_cmd_ingest)
@@ -253,6 +279,15 @@ def build_parser() -> argparse.ArgumentParser:
     _step_options(p, "states=[1,2,3], folds, prior, emission, link, n_lags, max_iter, "
                      "random_state, device, sequence_label; repeatable")
     p.set_defaults(func=_cmd_fit_glmhmm)
+
+    p = sub.add_parser("fit-glmhmm-pooled",
+                       help="GLM-HMMs of every session of every subject (trial tables)")
+    p.add_argument("stores", nargs="+", metavar="RAW_ZARR", help="one trial table per subject")
+    p.add_argument("--out", required=True, type=Path, help="folder for K{k}.nc, subjects/, "
+                   "metrics.json")
+    _step_options(p, "states, folds, response, covariates=[stimulus,prev_choice,wsls], "
+                     "transition_covariates, n_init, l2, pseudocount, ...; repeatable")
+    p.set_defaults(func=_cmd_fit_glmhmm_pooled)
 
     p = sub.add_parser("trsa", help="RDMs, topological transforms and region identification")
     p.add_argument("stores", nargs="+", metavar="STORE", help="the sessions' contract stores")
@@ -314,7 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("synth", help="write a synthetic recording with its ground truth")
-    p.add_argument("modality", choices=["eeg", "meg", "seeg", "ecog", "fmri", "calcium", "spikes"])
+    p.add_argument("modality", choices=["eeg", "meg", "seeg", "ecog", "fmri", "calcium", "spikes",
+                                        "behavior"])
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--subject", default="01")

@@ -292,7 +292,7 @@ def _reference_sessions(config, dataset, src, key) -> dict[str, Session]:
 #: The parts of a dataset's entry each step's outputs depend on (cumulative down the DAG),
 #: so that changing, say, a homogenize option does not re-run ingest.
 STEP_KEYS = {
-    "ingest": ("modality", "source", "ingest"),
+    "ingest": ("modality", "source", "ingest", "metadata"),
     "preprocess": ("modality", "source", "ingest", "preprocess"),
     "homogenize": ("modality", "source", "ingest", "preprocess", "homogenize"),
 }
@@ -360,6 +360,19 @@ def _check_dataset(name: str, entry: Mapping) -> None:
                               "(no time column)")
 
 
+def _check_metadata(name: str, entry: Mapping, found: Mapping[str, Session]) -> None:
+    """The values of ``metadata:`` (README "Metadata"), one line naming the key."""
+    if "metadata" not in entry:
+        return
+    from . import metadata
+
+    where = f"config: datasets.{name}.metadata"
+    if entry["modality"] == "connectome":
+        raise ConfigError(f"{where}: connectome datasets have no NWB file; metadata is not used")
+    metadata.check_config(entry["metadata"], where,
+                          {sid: s.subject for sid, s in found.items()})
+
+
 def _as_list(value) -> list:
     return [value] if isinstance(value, str) else list(value)
 
@@ -396,6 +409,7 @@ def check(config: Mapping, schema: str | Path | Mapping | None = None) -> dict:
         _check_analyses(name, entry)
         found = sessions(out, name)  # globs must match; session ids must be unique
         _check_reader(name, entry, found)
+        _check_metadata(name, entry, found)
     for name, entry in out["datasets"].items():
         if entry["homogenize"]["enabled"]:
             homogenize_stores(out, name)
@@ -456,7 +470,7 @@ def _check_homogenize(name: str, entry: dict, datasets: Mapping) -> None:
 
 #: The modalities each analysis applies to.
 ANALYSIS_MODALITIES = {
-    "glmhmm": ("spikes", "calcium"),
+    "glmhmm": ("spikes", "calcium", "behavior"),
     "trsa": ("eeg", "meg", "seeg", "ecog", "fmri", "calcium"),
     "ntf": ("calcium",),
     "connectivity": ("fmri",),
@@ -474,12 +488,29 @@ def _check_analyses(name: str, entry: dict) -> None:
                               f"{options['upper']}")
         if analysis == "glmhmm" and len(set(options["states"])) != len(options["states"]):
             raise ConfigError(f"{key}.states: {options['states']} repeats a value")
+        if analysis == "glmhmm":
+            _check_glmhmm(key, entry["modality"], options)
         if analysis == "ntf" and not entry["homogenize"]["enabled"]:
             raise ConfigError(f"{key}: factorises the homogenized stack; set "
                               f"datasets.{name}.homogenize.enabled: true")
     if entry.get("denoise") and entry["modality"] != "eeg":
         raise ConfigError(f"config: datasets.{name}.denoise: the EMG denoiser is for EEG, "
                           f"not {entry['modality']}")
+
+
+def _check_glmhmm(key: str, modality: str, options: dict) -> None:
+    """What the schema cannot say about a GLM-HMM entry: which options fit which data."""
+    cov = options.get("covariates")
+    trials = modality == "behavior"
+    if cov is not None and trials != isinstance(cov, list):
+        want = "a list of trial-table columns" if trials else \
+            "{events: [labels], lags: bins} (stimulus kernels)"
+        raise ConfigError(f"{key}.covariates: for {modality} datasets, expected {want}")
+    for name in ("response", "transition_covariates"):
+        if name in options and not trials:
+            raise ConfigError(f"{key}.{name}: for trial tables (behavior datasets) only")
+    if options.get("inputs") in ("covariates", "both") and cov is None and not trials:
+        raise ConfigError(f"{key}.inputs: '{options['inputs']}' needs covariates")
 
 
 def homogenize_stores(config: Mapping, dataset: str) -> list[str]:
@@ -514,10 +545,10 @@ def homogenize_stores(config: Mapping, dataset: str) -> list[str]:
 
 def _fill_step_options(name: str, entry: dict) -> None:
     """Check each step's options against its library defaults, and fill them in."""
-    if entry["modality"] == "connectome":
+    if entry["modality"] in ("connectome", "behavior"):
         if entry.get("preprocess"):
-            raise ConfigError(f"config: datasets.{name}.preprocess: connectomes are not "
-                              "preprocessed")
+            raise ConfigError(f"config: datasets.{name}.preprocess: {entry['modality']} "
+                              "datasets are not preprocessed")
         return
     from . import preprocess
 

@@ -4,6 +4,7 @@ import shlex
 
 from neurodag.config import dataset_digest, homogenize_kind as kind_of_homogenize, homogenize_stores, sessions as discover_sessions
 from neurodag.report.papers import PAPERS, needs as figure_needs
+from neurodag.metadata import resolve as session_metadata
 
 wildcard_constraints:
     dataset="[A-Za-z][A-Za-z0-9_-]*",
@@ -41,6 +42,9 @@ def ingest_args(wc):
                                     "--session", s.session]
     args += ["--config-digest", dataset_digest(config, wc.dataset),
              "--nwb-compression", config["nwb"]["compression"]]
+    meta = session_metadata(entry.get("metadata"), session=s.id, subject=s.subject)
+    if meta:  # this session's metadata from config (README "Metadata")
+        args += ["--metadata", json.dumps(meta, sort_keys=True)]
     return shlex.join(args + _set_args(entry.get("ingest", {})))
 
 
@@ -80,7 +84,7 @@ def report_options(wc):
 
 
 def signal_datasets():
-    return [d for d in DATASETS if modality(d) != "connectome"]
+    return [d for d in DATASETS if modality(d) not in ("connectome", "behavior")]
 
 
 def connectome_datasets():
@@ -100,6 +104,8 @@ def all_outputs():
         out += session_outputs(d, "clean.zarr") + session_outputs(d, "qc.json")
     for d in connectome_datasets():
         out += session_outputs(d, "connectome.zarr")
+    for d in trial_datasets():
+        out += session_outputs(d, "raw.nwb") + session_outputs(d, "raw.zarr")
     out += [f for d in DATASETS for f in product_files(d)]
     out += [f"results/reports/{d}.html" for d in reported_datasets()]
     if reported_datasets():
@@ -126,9 +132,10 @@ def preprocess_args(wc):
 
 def report_inputs(wc):
     """Each session's raw and clean stores and QC, and the dataset's products."""
-    if modality(wc.dataset) == "connectome":
+    if modality(wc.dataset) in ("connectome", "behavior"):
         return {"raw": [], "products": product_files(wc.dataset)}
     return {"raw": session_outputs(wc.dataset, "raw.zarr"),
+            "dandi": session_outputs(wc.dataset, "dandi.json"),
             "clean": session_outputs(wc.dataset, "clean.zarr"),
             "qc": session_outputs(wc.dataset, "qc.json"),
             "products": product_files(wc.dataset)}
@@ -187,7 +194,10 @@ def connectivity_inputs(wc):
 def analysis_outputs(dataset):
     """{kind: (path shown on the page, files the page needs)} of the dataset's analyses."""
     out = {}
-    if "glmhmm" in analyses(dataset):
+    if "glmhmm" in analyses(dataset) and modality(dataset) == "behavior":
+        out["glmhmm"] = (f"results/{dataset}/models/glmhmm",
+                         [f"results/{dataset}/models/glmhmm/pooled"])
+    elif "glmhmm" in analyses(dataset):
         out["glmhmm"] = (f"results/{dataset}/models/glmhmm",
                          [f"results/{dataset}/models/glmhmm/{s}" for s in SESSIONS[dataset]])
     if "trsa" in analyses(dataset):
@@ -226,6 +236,19 @@ def figure_args(wc):
     options = figure_needs(wc.paper, quick=QUICK, reference_cache=REFERENCE_CACHE)[1]
     args = ["--seed", str(config["seed"])] + (["--quick"] if QUICK else [])
     return shlex.join(args + _set_args(options))
+
+
+# -- trial tables (behavior): no preprocessing; GLM-HMMs pooled over sessions (issue 20) --
+def trial_datasets():
+    return [d for d in DATASETS if modality(d) == "behavior"]
+
+
+def pooled_glmhmm_inputs(wc):
+    return session_outputs(wc.dataset, "raw.zarr")
+
+
+def pooled_glmhmm_args(wc):
+    return analysis_args(wc, "glmhmm", drop=("input", "sequence_label"))
 
 
 # -- job resources from the input's size (neurodag.resources) ------------------

@@ -38,6 +38,7 @@ rule ingest:
     output:
         nwb="results/{dataset}/{session}/raw.nwb",
         zarr=directory("results/{dataset}/{session}/raw.zarr"),
+        dandi="results/{dataset}/{session}/dandi.json",
     params:
         args=ingest_args,
     log:

@@ -18,6 +18,30 @@ rule fit_glmhmm:
         "neurodag fit-glmhmm {input} --out {output} {params.args} > {log} 2>&1"
 
 
+# Trial tables: every session of every subject in one fit (the global model, then one per
+# subject); "pooled" would also match fit_glmhmm's {session}.
+ruleorder: fit_glmhmm_pooled > fit_glmhmm
+
+
+rule fit_glmhmm_pooled:
+    input:
+        pooled_glmhmm_inputs,
+    output:
+        directory("results/{dataset}/models/glmhmm/pooled"),
+    params:
+        args=pooled_glmhmm_args,
+    log:
+        "results/logs/fit_glmhmm/{dataset}/pooled.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    conda:
+        "../../envs/models.yaml"
+    shell:
+        "neurodag fit-glmhmm-pooled {input:q} --out {output} {params.args} > {log} 2>&1"
+
+
 rule trsa:
     input:
         trsa_inputs,

@@ -13,9 +13,9 @@ is honoured: channel types and bad channels from ``channels.tsv``, positions fro
 they name), annotations from ``events.tsv`` and the power-line frequency from the
 recording's JSON sidecar. neurodag's own sidecar logic then adds what mne-bids does not
 read: a ``region`` column of ``electrodes.tsv`` (see
-:data:`neurodag.io.sidecars.REGION_COLUMNS`). ``participants.tsv`` and ``scans.tsv`` are
-read by mne-bids too, but nothing of them reaches neurodag's outputs, so they are not
-listed as inputs.
+:data:`neurodag.io.sidecars.REGION_COLUMNS`), and the metadata of ``participants.tsv``,
+``*_scans.tsv`` and the JSON sidecar (:mod:`neurodag.metadata.bids`), which are listed
+as inputs too.
 """
 
 from __future__ import annotations
@@ -127,6 +127,10 @@ def _files(bp) -> list[str]:
         side = bp.find_matching_sidecar(suffix=suffix, extension=ext, on_error="ignore")
         if side is not None:
             files.append(Path(side))
+    from ..metadata.bids import PARTICIPANTS, scans_file
+
+    # Metadata sidecars (subject, acquisition time): see neurodag.metadata.bids.
+    files += [f for f in (Path(bp.root) / PARTICIPANTS, scans_file(Path(bp.fpath))) if f.is_file()]
     return list(dict.fromkeys(str(f) for f in files))
 
 

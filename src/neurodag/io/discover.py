@@ -8,6 +8,8 @@ Rules, in order:
   ``.ncs`` files, a 4D/BTi folder) are kept whole.
 - Sidecars are recognised by name: ``*electrodes.tsv``, ``*coordsystem.json``,
   ``*events.tsv``, ``*channels.tsv``, ``*confounds*.tsv``, ``*names.txt``/``*names.csv``.
+  BIDS ``participants.tsv`` and ``*_scans.tsv`` are passed over (the metadata of a
+  recording in a BIDS tree is read from the tree, :mod:`neurodag.metadata.bids`).
 - A NIfTI image with more than one volume is a recording; a 3-D image is a brain mask
   when its name says ``mask``, else a label image.
 - FreeSurfer ``.mgz``/``.mgh`` and GIFTI ``.gii`` surface series, CaImAn ``.hdf5``/``.h5``
@@ -57,6 +59,8 @@ COMPANION_EXTENSIONS = frozenset({
     ".dpa", ".cef", ".json", ".md", ".txt", ".lut", ".nc", ".png", ".html", ".bidsignore",
 })
 RECORDING_DIRS = frozenset({".zarr", ".mff", ".ds", ".mefd"})
+#: BIDS metadata tables (with ``*_scans.tsv``): not recordings, never sidecar roles.
+BIDS_METADATA = frozenset({"participants.tsv", "participants.json"})
 
 SIDECAR_ROLES = (
     "electrodes", "coordsystem", "events", "channels", "labels_img", "labels_tsv",
@@ -197,6 +201,8 @@ def _sort(files: list[tuple[Path, bool]], strict: bool) -> dict[str, list[Path]]
         role = _sidecar_role(path)
         if role is not None:
             found[role].append(path)
+        elif path.name in BIDS_METADATA or path.name.endswith("_scans.tsv"):
+            continue  # read from the recording's BIDS tree by neurodag.metadata.bids
         elif path.is_dir():
             found["recording"].append(path)
         elif suffix in NIFTI_EXTENSIONS:

@@ -302,10 +302,15 @@ def read_mne(path: Path, side: dict, *, modality: str | None = None, sfreq: floa
         ds.attrs["bad_channels"] = [str(b) for b in raw.info["bads"]]
     ds.attrs["source_files"] = _companions(path, raw)
     ds.attrs["reader"] = _reader_call(path, modality, reader, in_bids)
+    from ..metadata.header import annotate_mne
+
+    annotate_mne(ds.attrs, raw, path, subject_info=not in_bids)  # date, subject, devices
     if in_bids:
+        from ..metadata.bids import annotate_bids
         from .bids import recording_files
 
         ds.attrs["source_files"] += recording_files(path)
+        annotate_bids(ds.attrs, path)  # participants, scans, sidecar: over the header's
     return ds
 
 

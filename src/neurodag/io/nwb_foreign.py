@@ -41,12 +41,9 @@ Events: every ``TimeIntervals`` table in ``/intervals`` (``trials``, ``epochs``,
 start_time`` (0 where stop is missing), label from a ``label`` or ``trial_type`` text
 column, else the table's name.
 
-Metadata: what the file states, under the contract's keys (``session_start_time``,
-``start_time_source`` = "nwb", subject ``species``, ``sex``, ``age``, ``date_of_birth``,
-``strain``, ``genotype``, ``subject_description``, ``experimenter``, ``institution``,
-``lab``, ``session_description``, ``keywords``, ``related_publications``, ``devices``),
-with ``metadata_sources`` naming the NWB field of each. What the file leaves empty stays
-absent.
+Metadata: what the file states, under the contract's keys and checked as any source's
+(:mod:`neurodag.metadata.nwb`), with ``metadata_sources`` naming the NWB field of each.
+What the file leaves empty (or states in a form DANDI does not take) stays absent.
 """
 
 from __future__ import annotations
@@ -59,6 +56,7 @@ import xarray as xr
 
 from .. import __version__
 from ..errors import InputError
+from ..metadata.nwb import annotate_nwb
 from ..schema import CHANNEL_TYPES, infer_modality, set_spike_times
 from ..store.nwb_read import (
     UM_PER_M,
@@ -115,7 +113,7 @@ def read_foreign(nwbfile, path: Path, *, modality: str | None = None, series: st
     """
     where = str(path)
     name, obj = _choose(candidates(nwbfile), modality, series, where)
-    attrs = metadata(nwbfile)
+    attrs = annotate_nwb({}, nwbfile)
     attrs.update(_provenance(nwbfile, path))
     attrs["nwb_series"] = name
     found_events = events(nwbfile, where)
@@ -355,73 +353,7 @@ def events(nwbfile, where: str) -> dict | None:
             "label": label}
 
 
-# ---------------------------------------------------------------------------- metadata
-
-
-def _text(value) -> str | None:
-    if value is None:
-        return None
-    value = value.decode() if isinstance(value, bytes) else str(value)
-    return value.strip() or None
-
-
-def _texts(values) -> list[str] | None:
-    if values is None:
-        return None
-    if isinstance(values, (str, bytes)):
-        values = [values]
-    out = [t for t in (_text(v) for v in np.asarray(values, dtype=object).ravel()) if t]
-    return out or None
-
-
-def _device(d) -> dict:
-    model = getattr(d, "model", None)
-    out = {
-        "name": d.name,
-        "manufacturer": _text(getattr(model, "manufacturer", None)
-                              or getattr(d, "manufacturer", None)),
-        "model": _text(getattr(model, "name", None) or getattr(d, "model_name", None)
-                       or getattr(d, "model_number", None)),
-        "description": _text(d.description),
-    }
-    return {k: v for k, v in out.items() if v}
-
-
-def metadata(nwbfile) -> dict:
-    """The session, subject and device metadata ``nwbfile`` states, under contract keys.
-
-    Returns a dict with only the keys the file gives a value for, plus
-    ``metadata_sources`` mapping each to its NWB field (``"nwb:/general/subject/sex"``).
-    """
-    subject = nwbfile.subject
-    fields = {
-        "session_start_time": ("/session_start_time", nwbfile.session_start_time),
-        "session_description": ("/session_description", _text(nwbfile.session_description)),
-        "experimenter": ("/general/experimenter", _texts(nwbfile.experimenter)),
-        "institution": ("/general/institution", _text(nwbfile.institution)),
-        "lab": ("/general/lab", _text(nwbfile.lab)),
-        "keywords": ("/general/keywords", _texts(nwbfile.keywords)),
-        "related_publications": ("/general/related_publications",
-                                 _texts(nwbfile.related_publications)),
-    }
-    for key, field in (("species", "species"), ("sex", "sex"), ("age", "age"),
-                       ("date_of_birth", "date_of_birth"), ("strain", "strain"),
-                       ("genotype", "genotype"), ("subject_description", "description")):
-        value = getattr(subject, field, None) if subject is not None else None
-        fields[key] = (f"/general/subject/{field}",
-                       value if isinstance(value, _dt.datetime) else _text(value))
-    devices = [_device(d) for d in nwbfile.devices.values()]
-    fields["devices"] = ("/general/devices", devices or None)
-    attrs, sources = {}, {}
-    for key, (field, value) in fields.items():
-        if value is None:
-            continue
-        attrs[key] = value.isoformat() if isinstance(value, _dt.datetime) else value
-        sources[key] = f"nwb:{field}"
-    if "session_start_time" in attrs:
-        attrs["start_time_source"] = "nwb"
-    attrs["metadata_sources"] = sources
-    return attrs
+# ---------------------------------------------------------------------------- provenance
 
 
 def _strip(value, prefix: str) -> str:

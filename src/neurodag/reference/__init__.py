@@ -228,17 +228,19 @@ def read(name: str | Reference, session: str, cache_dir: str | Path, **options) 
 
 def ingest_session(name: str | Reference, session: str, cache_dir: str | Path,
                    out_dir: str | Path, *, config_digest: str = "",
-                   nwb_compression: str | None = None, **options) -> dict[str, Path]:
+                   nwb_compression: str | None = None, metadata: dict | None = None,
+                   **options) -> dict[str, Path]:
     """Read a reference session from the cache and write it where the DAG expects it.
 
-    Recordings give ``out_dir/raw.zarr`` and ``out_dir/raw.nwb`` (the NWB written from
-    the zarr store and checked with nwbinspector; both appear or neither, as in
-    :func:`neurodag.ingest.run`); connectomes give ``out_dir/connectome.zarr``.
+    Recordings give ``out_dir/raw.zarr``, ``out_dir/raw.nwb`` and ``dandi.json`` (the
+    NWB written from the zarr store and checked with nwbinspector; all appear or none, as
+    in :func:`neurodag.ingest.run`), with the config's ``metadata`` of this session laid
+    over the Dataset's; connectomes give ``out_dir/connectome.zarr``.
 
     Returns
     -------
     dict
-        ``{"zarr": path, "nwb": path}`` or ``{"connectome": path}``.
+        ``{"zarr": path, "nwb": path, "dandi": path}`` or ``{"connectome": path}``.
     """
     from .. import connectome, ingest
 
@@ -248,4 +250,4 @@ def ingest_session(name: str | Reference, session: str, cache_dir: str | Path,
     out_dir = Path(out_dir)
     if _session(ref, session).modality == "connectome":
         return {"connectome": connectome.write(ds, out_dir / "connectome.zarr")}
-    return ingest.write(ds, out_dir, nwb_compression=nwb_compression)
+    return ingest.write(ds, out_dir, nwb_compression=nwb_compression, metadata=metadata)

@@ -25,7 +25,7 @@ from .. import __version__
 from ..errors import ConfigError, InputError
 from ..provenance import now
 from ..store import atomic_path
-from . import collect, figures, sections, spectra
+from . import archive, collect, figures, sections, spectra
 from . import qc as qc_figures
 
 SUMMARY = "summary.json"
@@ -234,7 +234,7 @@ def dataset_page(
             channels_text=_fmt_range([summary["n_channels_min"], summary["n_channels_max"]]),
             config_yaml=config_yaml, sessions=table, channel_groups=_channel_groups(opened),
             sections=session_sections, analyses=analyses, summary_href=f"{link}/{SUMMARY}",
-            css=CSS,
+            css=CSS, archive=archive.section(opened),
         )
         tmp_html.write_text(html, encoding="utf-8")
         _write_css(out_html.parent)

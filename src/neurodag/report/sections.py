@@ -102,25 +102,80 @@ def connectome(path: Path, fig_dir: Path, link: str) -> dict:
 
 
 def glmhmm(path: Path, fig_dir: Path, link: str) -> dict:
-    """GLM-HMM fits of every session (``models/glmhmm/{session}/``)."""
+    """GLM-HMM fits of every session (``models/glmhmm/{session}/``), or of every session of
+    every subject of trial tables (``models/glmhmm/pooled/``)."""
     from . import glmhmm as figs
 
+    if (path / "pooled" / "metrics.json").is_file():
+        return glmhmm_pooled(path / "pooled", fig_dir, link)
     made, rows = {}, []
     for folder in sorted(p for p in path.iterdir() if (p / "metrics.json").is_file()):
         m = read_json(folder / "metrics.json", "metrics.json")
         for key, fig in figs.plot_session(folder, fig_dir, folder.name).items():
             made[f"{folder.name}/{key}"] = fig
         k = str(m["selected_n_states"])
+        ll = m["heldout_loglik_mean"]
         rows.append([m["session"], m["n_neurons"], m["n_sequences"], m["n_bins"],
-                     m["selected_n_states"], f"{m['heldout_loglik_mean'][k]:.4f}"])
+                     m["selected_n_states"], f"{ll[k]:.4f}",
+                     f"{(ll[k] - ll['1']) / np.log(2):+.4f}" if "1" in ll else ""])
+        inputs = m["params"].get("inputs", "coupling")
+        covariates = m.get("covariates") or []
     return {
         "title": "GLM-HMM", "anchor": "glmhmm",
         "text": "Hidden-state GLMs of each session: the number of states chosen by "
-                "cross-validated held-out log-likelihood, the decoded states and the coupling "
-                "weights of each state.",
-        "facts": [("sessions", len(rows))],
+                "cross-validated held-out log-likelihood (per bin and neuron; 1 state is the "
+                "plain GLM), the decoded states, the coupling weights of each state and its "
+                "weights on the external covariates (stimulus kernels).",
+        "facts": [("sessions", len(rows))] + ([
+            ("inputs", inputs),
+            ("covariates", _covariate_names(covariates) or "none")] if rows else []),
         "table": {"columns": ["session", "neurons", "sequences", "bins", "states",
-                              "held-out log-likelihood"], "rows": rows},
+                              "held-out log-likelihood per bin and neuron",
+                              "over the 1-state GLM (bits per bin and neuron)"],
+                  "rows": rows},
+        "figures": _figures(made, link),
+    }
+
+
+def _covariate_names(names: list[str]) -> str:
+    """Covariate names with lagged kernels ``label@lag`` grouped: ``stim1 (lags 0-7)``."""
+    lags: dict[str, list[int]] = {}
+    for n in names:
+        label, _, lag = n.partition("@")
+        lags.setdefault(label, []).extend([int(lag)] if lag.isdigit() else [])
+    return ", ".join(f"{lab} (lags {min(v)}-{max(v)})" if len(v) > 1 else lab
+                     for lab, v in lags.items())
+
+
+def glmhmm_pooled(path: Path, fig_dir: Path, link: str) -> dict:
+    """Choice GLM-HMMs of a dataset of trial tables (Ashwood et al.'s protocol)."""
+    from . import glmhmm as figs
+
+    m = read_json(path / "metrics.json", "metrics.json")
+    made = figs.plot_pooled(path, fig_dir, "pooled")
+    bits = m["bits_per_trial_mean"]
+    glm = bits.get("K1")
+
+    def model(name: str) -> str:
+        n = int(name.lstrip("Klapse"))
+        if name.startswith("lapse"):
+            return f"lapse model, {n} rate{'s' * (n > 1)}"
+        return "GLM (1 state)" if n == 1 else f"GLM-HMM, {n} states"
+
+    rows = [[model(name), f"{v:.4f}", "" if glm is None else f"{v - glm:+.4f}"]
+            for name, v in bits.items()]
+    return {
+        "title": "GLM-HMM of choices", "anchor": "glmhmm",
+        "text": "Every session of every subject pooled (Ashwood et al. 2022): the number of "
+                "states chosen by held-out log-likelihood with folds of whole sessions, a "
+                "global model started from a one-state GLM, then one model per subject "
+                "started from it; the lapse models on the same folds. Scores in bits per "
+                "trial over the training choices' frequency.",
+        "facts": [("subjects", len(m["subjects"])), ("sessions", m["n_sessions"]),
+                  ("trials with a choice", m["n_trials"]),
+                  ("covariates", ", ".join(m["covariates"]) or "none"),
+                  ("selected states", m["selected_n_states"])],
+        "table": {"columns": ["model", "held-out bits/trial", "over the GLM"], "rows": rows},
         "figures": _figures(made, link),
     }
 

@@ -30,12 +30,12 @@ Layout of the files :func:`write_nwb` writes (documented choices):
   stop == start), ``label`` and the exact ``duration``.
 - confounds: one 2-D ``TimeSeries`` ``confounds`` in module ``misc``, its column names in
   table ``confound_columns`` (column ``confound``, one row per confound).
-- subject/session: ``Subject(subject_id=..., species, sex, age)`` with species, sex and
-  age from attrs ``species``/``sex``/``age`` when present, else the NCBI taxon Metazoa (an
-  animal, without claiming which), ``"U"`` (unknown) and ``"P0D/"`` (age unknown);
-  ``session_id``; ``session_start_time`` from attr ``session_start_time`` (ISO 8601) or
-  1970-01-01T00:00:00+00:00; ``identifier`` a digest of the provenance (source_sha256,
-  source, modality, subject, session, config_digest).
+- subject/session and devices: the metadata attrs (:mod:`neurodag.metadata`) as
+  :mod:`neurodag.store.nwb_meta` writes them: only what the attrs state (no placeholder
+  species, sex or age), ``session_start_time`` from the attr or, when no one stated it,
+  the documented marker 1970-01-01T00:00:00+00:00; ``session_id``; ``identifier`` a
+  digest of the provenance (source_sha256, source, modality, subject, session,
+  config_digest).
 - provenance: every Dataset attr, as JSON under key ``"neurodag"`` in ``NWBFile.notes``,
   with the file layout (see :mod:`neurodag.store.nwb_read`).
 
@@ -47,7 +47,6 @@ NaN/Inf on the way.
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import json
 import re
@@ -62,22 +61,20 @@ from hdmf.common import DynamicTable, VectorData
 from ..errors import InputError
 from ..schema import DATA_CHANNEL_TYPES, validate
 from .atomic import atomic_path
+from .inspect import inspect_nwb
+from .nwb_meta import add_devices, file_kwargs, parse_time, safe_name
 from .nwb_read import (
     CONFOUND_COLUMNS,
     EPHYS_MODALITIES,
     META_KEY,
     MISC_MODULE,
     UM_PER_M,
-    inspect_nwb,
     read_nwb,
 )
 from .nwb_stream import BUFFER_CHUNKS, GZIP_LEVEL, _streamed, _TimeBlocks  # noqa: F401
 
 __all__ = ["write_nwb", "read_nwb", "inspect_nwb"]
 
-#: NCBI taxon of Metazoa (animals): the species when the Dataset does not say.
-UNKNOWN_SPECIES = "http://purl.obolibrary.org/obo/NCBITaxon_33208"
-EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 #: Grid of the one-voxel ROI masks, in metres.
 VOXEL_M = 1e-6
 #: Chunks per write buffer (a buffer is what is held in memory at once).
@@ -116,7 +113,6 @@ def write_nwb(ds: xr.Dataset, path, *, compression: str | None = None) -> Path:
     -----
     The layout is described in the docstring of :mod:`neurodag.store.nwb`.
     """
-    from pynwb import NWBHDF5IO
 
     path = Path(path)
     where = str(path)
@@ -146,6 +142,13 @@ def write_nwb(ds: xr.Dataset, path, *, compression: str | None = None) -> Path:
         from .nwb_units import add_units
 
         layout["units"] = add_units(nwbfile, ds, where, compression)
+    return save(nwbfile, layout, path)
+
+
+def save(nwbfile, layout: dict, path: Path) -> Path:
+    """Write ``nwbfile`` to ``path`` atomically, with our ``layout`` record in its notes."""
+    from pynwb import NWBHDF5IO
+
     nwbfile.notes = json.dumps({META_KEY: layout}, sort_keys=True, default=_json_default)
     with atomic_path(path) as tmp, warnings.catch_warnings():
         # The temporary name ends in .partial, not .nwb; the final one is the caller's.
@@ -158,15 +161,6 @@ def write_nwb(ds: xr.Dataset, path, *, compression: str | None = None) -> Path:
 # ---------------------------------------------------------------------------- file, subject
 
 
-def _parse_time(value, key: str, where: str) -> _dt.datetime:
-    try:
-        t = value if isinstance(value, _dt.datetime) else _dt.datetime.fromisoformat(str(value))
-    except ValueError:
-        raise InputError(f"{where}: attr {key}={value!r} is not an ISO 8601 date-time") from None
-    # A date-time without a zone is taken as UTC: NWB requires an aware one.
-    return t if t.tzinfo is not None else t.replace(tzinfo=_dt.UTC)
-
-
 def _identifier(attrs) -> str:
     keys = ("source_sha256", "source", "modality", "subject", "session", "config_digest")
     digest = hashlib.sha256(json.dumps([str(attrs.get(k, "")) for k in keys]).encode())
@@ -175,40 +169,22 @@ def _identifier(attrs) -> str:
 
 def _new_file(ds: xr.Dataset, where: str):
     from pynwb import NWBFile
-    from pynwb.file import Subject
 
     a = ds.attrs
-    start = EPOCH
-    if a.get("session_start_time"):
-        start = _parse_time(a["session_start_time"], "session_start_time", where)
     created = None
     if a.get("created"):
         try:
-            created = [_parse_time(a["created"], "created", where)]
+            created = [parse_time(a["created"], "created", where)]
         except InputError:
             created = None  # provenance time in another format: let pynwb stamp now
-    subject = Subject(
-        subject_id=_safe_name(a["subject"]),
-        species=str(a.get("species") or UNKNOWN_SPECIES),
-        sex=str(a.get("sex") or "U"),
-        age=str(a.get("age") or "P0D/"),
-        description=f"subject {a['subject']}",
-    )
     return NWBFile(
-        session_description=str(a.get("description") or f"neurodag {a['modality']} recording"),
         identifier=_identifier(a),
-        session_start_time=start,
         file_create_date=created,
-        session_id=_safe_name(a["session"]),
-        subject=subject,
+        session_id=safe_name(a["session"]),
         source_script=f"neurodag {a.get('neurodag_version', '')}".strip(),
         source_script_file_name="neurodag.store.nwb",
+        **file_kwargs(a, where, n_channels=ds.sizes["channel"]),
     )
-
-
-def _safe_name(value) -> str:
-    # "/" is forbidden in NWB names and ids (nwbinspector CRITICAL); ":" is discouraged.
-    return re.sub(r"[/:]", "_", str(value))
 
 
 def _json_default(o):
@@ -258,7 +234,7 @@ def _group_keys(info: dict, modality: str) -> list[str]:
     for name, kind in zip(info["name"], info["type"], strict=True):
         if kind == "seeg":
             shaft = re.sub(r"[\s_\-.]*\d+$", "", name) or "seeg"
-            keys.append(f"shaft {_safe_name(shaft)}")
+            keys.append(f"shaft {safe_name(shaft)}")
         else:
             keys.append(modality if kind in own else kind)
     return keys
@@ -299,8 +275,8 @@ def _add_ephys(nwbfile, ds: xr.Dataset, where: str, compression: str | None = No
     info = _channel_info(ds)
     n = len(info["name"])
     regions = info["region"] or ["unknown"] * n
-    device = nwbfile.create_device(name=f"{modality} system",
-                                   description=f"{modality} acquisition system")
+    device = add_devices(nwbfile, ds.attrs, name=f"{modality} system",
+                         description=f"{modality} acquisition system")
     keys = _group_keys(info, modality)
     groups = {}
     for key in dict.fromkeys(keys):
@@ -347,7 +323,7 @@ def _add_calcium(nwbfile, ds: xr.Dataset, where: str, compression: str | None = 
     pos = info["pos"]
     known = np.isfinite(pos).all(axis=1) if pos is not None else np.zeros(n, bool)
     origin = pos[known].min(axis=0) if known.any() else np.zeros(3)
-    device = nwbfile.create_device(name="microscope", description="calcium imaging microscope")
+    device = add_devices(nwbfile, a, name="microscope", description="calcium imaging microscope")
     optical = OpticalChannel(name="OpticalChannel", description="emission channel",
                              emission_lambda=float(a.get("emission_lambda", np.nan)))
     plane = nwbfile.create_imaging_plane(

@@ -1,4 +1,4 @@
-"""NWB -> contract Dataset, and nwbinspector checks.
+"""NWB -> contract Dataset (our files and others).
 
 Our files carry JSON under key ``"neurodag"`` in ``NWBFile.notes``: ``attrs`` (every
 Dataset attr), ``signal`` (path of the series), ``optional_coords`` (which of region, x,
@@ -17,8 +17,6 @@ until ``ds.close()`` (or garbage collection) and is read in time blocks on deman
 from __future__ import annotations
 
 import json
-import warnings
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -122,16 +120,19 @@ def _open(path: Path):
         raise InputError(f"{where}: not a readable NWB file ({one_line(e)})") from None
 
 
-def _layout(nwbfile) -> dict | None:
-    notes = nwbfile.notes
-    if not notes:
-        return None
+def notes_record(nwbfile) -> dict:
+    """Our JSON record in ``NWBFile.notes`` (``{}`` when the file is not one of ours)."""
     try:
-        meta = json.loads(notes)
+        meta = json.loads(nwbfile.notes or "{}")
     except (TypeError, ValueError):
-        return None
+        return {}
     meta = meta.get(META_KEY) if isinstance(meta, dict) else None
-    return meta if isinstance(meta, dict) and "signal" in meta and "attrs" in meta else None
+    return meta if isinstance(meta, dict) else {}
+
+
+def _layout(nwbfile) -> dict | None:
+    meta = notes_record(nwbfile)
+    return meta if "signal" in meta and "attrs" in meta else None
 
 
 def _resolve(nwbfile, route: str, where: str):
@@ -143,56 +144,6 @@ def _resolve(nwbfile, route: str, where: str):
     except (AttributeError, KeyError):
         raise InputError(f"{where}: NWB object {route!r} named in the notes is missing") from None
     return obj
-
-
-# ---------------------------------------------------------------------------- inspection
-
-
-def inspect_nwb(path, *, ignore: Sequence[str] = ()) -> list[str]:
-    """Run nwbinspector on an NWB file and return its serious messages.
-
-    Parameters
-    ----------
-    path : path-like
-        An NWB file.
-    ignore : sequence of str
-        Names of nwbinspector checks to skip (e.g. ``"check_data_orientation"`` for
-        fMRI with more parcels than volumes, which NWB stores correctly but the check's
-        heuristic calls CRITICAL).
-
-    Returns
-    -------
-    list of str
-        One line per message of importance CRITICAL or BEST_PRACTICE_VIOLATION (and any
-        ERROR or PYNWB_VALIDATION, which rank above them): ``"IMPORTANCE: location
-        (type 'name'): message"``; for a check that crashed (ERROR), nwbinspector's
-        one-line summary without the traceback. Empty when the file passes.
-
-    Raises
-    ------
-    InputError
-        If the file does not exist.
-    """
-    from nwbinspector import Importance, inspect_nwbfile
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such NWB file")
-    with warnings.catch_warnings():
-        # Its interval checks take nanmax over stop_time, which is NaN for instantaneous
-        # events (see nwb.py), and warn about the all-NaN slice.
-        warnings.simplefilter("ignore", RuntimeWarning)
-        messages = list(inspect_nwbfile(nwbfile_path=path, ignore=list(ignore) or None,
-                                        importance_threshold=Importance.BEST_PRACTICE_VIOLATION))
-    lines = []
-    for m in messages:
-        text = str(m.message).strip()
-        if m.importance == Importance.ERROR:  # a crashed check: its summary, no traceback
-            text = str(m.check_function_name)
-        text = " ".join(text.split())
-        lines.append(f"{m.importance.name}: {m.location or '/'} "
-                     f"({m.object_type} '{m.object_name}'): {text}")
-    return lines
 
 
 # ---------------------------------------------------------------------------- pieces

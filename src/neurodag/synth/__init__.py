@@ -9,7 +9,9 @@
 Generators: :mod:`~neurodag.synth.eeg`, :mod:`~neurodag.synth.meg`,
 :mod:`~neurodag.synth.seeg` (``layout="grid"`` gives ECoG, also ``synth.ecog``),
 :mod:`~neurodag.synth.fmri`, :mod:`~neurodag.synth.calcium`,
-:mod:`~neurodag.synth.spikes` (with ``sample_params`` and ``sample`` for the GLM-HMM).
+:mod:`~neurodag.synth.spikes` (with ``sample_params`` and ``sample`` for the GLM-HMM),
+:mod:`~neurodag.synth.behavior` (choices of a GLM-HMM observer: a trial table, dim
+``trial``).
 Each module is callable: ``synth.eeg(**params)`` is ``synth.eeg.generate(**params)``.
 Same parameters and seed give identical numbers (see :mod:`neurodag.synth.common`).
 """
@@ -17,15 +19,15 @@ Same parameters and seed give identical numbers (see :mod:`neurodag.synth.common
 from __future__ import annotations
 
 from ..errors import InputError
-from . import calcium, eeg, fmri, meg, seeg, spikes
+from . import behavior, calcium, eeg, fmri, meg, seeg, spikes
 from .common import Simulation, check_params
 from .files import FILES, write, write_truth
 
 #: The names :func:`generate` accepts (the contract's modalities).
-MODALITIES = ("eeg", "meg", "seeg", "ecog", "fmri", "calcium", "spikes")
+MODALITIES = ("eeg", "meg", "seeg", "ecog", "fmri", "calcium", "spikes", "behavior")
 
 _MODULES = {"eeg": eeg, "meg": meg, "seeg": seeg, "ecog": seeg, "fmri": fmri,
-            "calcium": calcium, "spikes": spikes}
+            "calcium": calcium, "spikes": spikes, "behavior": behavior}
 
 
 def ecog(**params) -> Simulation:
@@ -67,4 +69,4 @@ def generate(modality: str, seed: int = 0, **params) -> Simulation:
 
 
 __all__ = ["MODALITIES", "FILES", "Simulation", "generate", "write", "write_truth", "eeg",
-           "meg", "seeg", "ecog", "fmri", "calcium", "spikes"]
+           "meg", "seeg", "ecog", "fmri", "calcium", "spikes", "behavior"]

@@ -261,3 +261,20 @@ def events_frame(onsets, durations, labels) -> pd.DataFrame:
 def strings(values) -> np.ndarray:
     """Strings as an object array (how xarray writes them to netCDF and zarr)."""
     return np.asarray([str(v) for v in values], dtype=object)
+
+
+def lagged_events(onsets_by_label: Mapping, time: np.ndarray, sfreq: float,
+                  n_lags: int) -> tuple[np.ndarray, list[str]]:
+    """Event-locked regressors: for each label and lag 0..n_lags-1, the number of events of
+    that label whose onset bin is ``lag`` bins before each sample; (n_times, labels x
+    lags) and the names ``label@lag``. Shared by the spike simulator and the GLM-HMM's
+    design (:func:`neurodag.models.glmhmm.features.event_regressors`)."""
+    U = np.zeros((time.size, len(onsets_by_label) * n_lags))
+    names = []
+    for i, (label, onsets) in enumerate(onsets_by_label.items()):
+        bins = np.round((np.asarray(onsets, float) - time[0]) * sfreq).astype(int)
+        for lag in range(n_lags):
+            b = bins + lag
+            np.add.at(U[:, i * n_lags + lag], b[(b >= 0) & (b < time.size)], 1.0)
+            names.append(f"{label}@{lag}")
+    return U, names

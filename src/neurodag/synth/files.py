@@ -9,7 +9,10 @@ fmri                    ``bold.nii.gz``, ``atlas.nii.gz``, ``atlas.tsv``, ``even
                         ``confounds.tsv``
 calcium                 ``traces.csv`` (``time`` then one column per neuron/ROI)
 spikes                  ``counts.csv`` (``time`` = bin starts, then integer counts),
-                        ``events.tsv`` (the sequences, trial_type ``sequence``)
+                        ``events.tsv`` (the sequences, trial_type ``sequence``, and any
+                        stimuli)
+behavior                ``trials.tsv`` (one row per trial: ``session``, ``start_time``,
+                        ``stop_time``, then the numeric columns; ``n/a`` where missing)
 ======================  =================================================================
 
 All files are first written into a hidden temporary folder next to their destination;
@@ -33,7 +36,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .. import schema
+from .. import schema, schema_trials
 from ..errors import InputError
 from ..store import atomic_path
 from .common import Simulation
@@ -48,6 +51,7 @@ FILES = {
              "truth.nc"),
     "calcium": ("traces.csv", "truth.nc"),
     "spikes": ("counts.csv", "events.tsv", "truth.nc"),
+    "behavior": ("trials.tsv", "truth.nc"),
 }
 
 
@@ -118,6 +122,9 @@ def _writers(sim: Simulation) -> dict[str, Callable[[Path], None]]:
         # BIDS events: the sequences (trials) the session is made of.
         out["events.tsv"] = lambda p: _write_tsv(
             schema.get_events(sim.data).rename(columns={"label": "trial_type"}), p)
+    if m == "behavior":
+        out["trials.tsv"] = lambda p: schema_trials.trials_frame(sim.data).to_csv(
+            p, sep="\t", index=False, na_rep="n/a")
     return out
 
 

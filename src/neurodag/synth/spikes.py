@@ -44,6 +44,7 @@ from .common import (
     callable_module,
     choice,
     fraction,
+    lagged_events,
     params_digest,
     positive,
     rngs,
@@ -78,6 +79,8 @@ class GLMHMMParams:
         The Dirichlet draw ``pi`` over (inh, none, exc).
     nonlinearity : {"sigmoid", "softplus"}
         Link from drive to Poisson rate (spikes per bin).
+    input_weights : ndarray, shape (n_states, n_neurons, n_inputs), optional
+        Weights of external inputs (e.g. stimulus kernels) on the drive.
     """
 
     weights: np.ndarray
@@ -88,6 +91,7 @@ class GLMHMMParams:
     basis: np.ndarray
     prior: np.ndarray
     nonlinearity: str = "sigmoid"
+    input_weights: np.ndarray | None = None  # (n_states, n_neurons, n_inputs)
 
     def rate(self, drive: np.ndarray) -> np.ndarray:
         """Poisson rate (spikes per bin) for a drive ``b + W h``."""
@@ -148,8 +152,12 @@ def sample_params(n_states: int, n_neurons: int, rng: np.random.Generator, *,
 
 
 def sample(params: GLMHMMParams, n_bins: int, n_sequences: int,
-           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+           rng: np.random.Generator, inputs: np.ndarray | None = None
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Simulate sequences from a GLM-HMM.
+
+    ``inputs`` (n_sequences, n_bins, n_inputs) are external covariates, weighted by
+    ``params.input_weights``.
 
     Returns
     -------
@@ -175,6 +183,8 @@ def sample(params: GLMHMMParams, n_bins: int, n_sequences: int,
     for t in range(n_bins):
         h = np.einsum("k,skm->sm", phi, counts[:, t:t + lags])
         drive = params.bias + np.einsum("snm,sm->sn", params.weights[states[:, t]], h)
+        if inputs is not None:
+            drive += np.einsum("snm,sm->sn", params.input_weights[states[:, t]], inputs[:, t])
         rate = params.rate(drive)
         rates[:, t] = rate
         counts[seq, t + lags] = rng.poisson(rate)
@@ -184,7 +194,8 @@ def sample(params: GLMHMMParams, n_bins: int, n_sequences: int,
 def generate(*, seed: int = 0, subject: str = "01", session: str = "01",
              n_states: int = 5, n_neurons: int = 20, n_bins: int = 2000,
              n_sequences: int = 5, bin_size: float = 0.01, stay: float = 0.98,
-             nonlinearity: str = "sigmoid") -> Simulation:
+             nonlinearity: str = "sigmoid", n_stimuli: int = 0, kernel_bins: int = 10,
+             stimulus_rate: float = 0.5) -> Simulation:
     """Simulate one session of binned spike counts from a GLM-HMM.
 
     Parameters
@@ -200,19 +211,30 @@ def generate(*, seed: int = 0, subject: str = "01", session: str = "01",
         Diagonal of the transition matrix.
     nonlinearity : {"sigmoid", "softplus"}
         Link from drive to rate (see the module docstring).
+    n_stimuli, kernel_bins, stimulus_rate : int, int, float
+        External inputs: ``n_stimuli`` event labels (``stim1``...), each occurring as a
+        Poisson process of ``stimulus_rate`` per s (onsets on bin starts), driving every
+        neuron through a kernel over ``kernel_bins`` bins after the onset,
+        ``a[s, n, k] exp(-3 lag / kernel_bins)`` with a state-dependent amplitude
+        ``a ~ N(0, 1)`` (truth ``input_weights``, on the regressors of
+        :func:`neurodag.synth.common.lagged_events`).
     """
     params = dict(locals())
     m = MODALITY
     bin_size = positive(m, "bin_size", bin_size)
     rng_subject, rng_session = rngs(m, seed, subject, session)
     glm = sample_params(n_states, n_neurons, rng_subject, stay=stay, nonlinearity=nonlinearity)
-    counts, states, rates = sample(glm, n_bins, n_sequences, rng_session)
+    sfreq = 1.0 / bin_size
+    stim, inputs, input_names = _stimuli(glm, rng_subject, rng_session, n_stimuli,
+                                         kernel_bins, stimulus_rate, n_bins, n_sequences,
+                                         sfreq)
+    counts, states, rates = sample(glm, n_bins, n_sequences, rng_session, inputs)
     n_seq, n_bins = states.shape
     names = [f"N{i + 1:02d}" for i in range(glm.n_neurons)]
-    sfreq = 1.0 / bin_size
     onsets = np.arange(n_seq) * n_bins * bin_size
-    events = {"onset": onsets, "duration": np.full(n_seq, n_bins * bin_size),
-              "label": ["sequence"] * n_seq}
+    events = {"onset": [*onsets, *stim["onset"]],
+              "duration": [*np.full(n_seq, n_bins * bin_size), *np.zeros(len(stim["onset"]))],
+              "label": ["sequence"] * n_seq + stim["label"]}
     ds = schema.build(
         counts.reshape(-1, glm.n_neurons).astype(np.float64), sfreq=sfreq, channels=names,
         channel_types="neuron", units="count", modality=m, subject=subject, session=session,
@@ -239,8 +261,32 @@ def generate(*, seed: int = 0, subject: str = "01", session: str = "01",
                 "lag": np.arange(1, glm.basis.size + 1)},
         attrs=truth_attrs(m, params, sfreq=sfreq, nonlinearity=nonlinearity),
     )
+    if glm.input_weights is not None:
+        truth["input_weights"] = xr.DataArray(
+            glm.input_weights, dims=("state", "post", "covariate"),
+            coords={"covariate": strings(input_names)})
     truth = schema.set_events(truth, events)
     return Simulation(modality=m, data=ds, truth=truth, params=params)
+
+
+def _stimuli(glm, rng_subject, rng_session, n_stimuli, kernel_bins, rate, n_bins, n_seq, sfreq):
+    """Stimulus events, the inputs they make (n_seq, n_bins, n_stimuli x kernel_bins) and
+    their names; sets ``glm.input_weights``. Nothing is drawn without stimuli."""
+    n_stimuli = int(n_stimuli)
+    if n_stimuli <= 0:
+        return {"onset": [], "label": []}, None, []
+    kernel_bins = positive(MODALITY, "kernel_bins", kernel_bins, integer=True)
+    rate = positive(MODALITY, "stimulus_rate", rate)
+    amp = rng_subject.normal(0.0, 1.0, (glm.n_states, glm.n_neurons, n_stimuli))
+    kernel = np.exp(-3.0 * np.arange(kernel_bins) / kernel_bins)
+    glm.input_weights = (amp[..., None] * kernel).reshape(glm.n_states, glm.n_neurons, -1)
+    T = n_bins * n_seq
+    onsets = {f"stim{k + 1}": np.flatnonzero(rng_session.random(T) < rate / sfreq) / sfreq
+              for k in range(n_stimuli)}
+    U, names = lagged_events(onsets, np.arange(T) / sfreq, sfreq, kernel_bins)
+    stim = {"onset": [t for v in onsets.values() for t in v],
+            "label": [lab for lab, v in onsets.items() for _ in v]}
+    return stim, U.reshape(n_seq, n_bins, -1), names
 
 
 callable_module(__name__)

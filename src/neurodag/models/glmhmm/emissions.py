@@ -1,24 +1,24 @@
-"""GLM emissions of the GLM-HMM: history basis, links, log-likelihoods and the Newton M-step.
+"""GLM emissions of the GLM-HMM: history basis, links and log-likelihoods.
 
-Neuron n in bin t under state s has the linear predictor
-``eta[t, s, n] = b[s, n] + sum_m W[s, n, m] h[t, m]`` where ``h`` is the exp(-k)
-history of every neuron (:func:`history`); the observation is Poisson, Gaussian or
-Bernoulli with mean ``g(eta)``. Everything over time is computed in chunks of bins so
-that memory grows as O(T (S + N)), never O(T S N).
-
-The M-step (:func:`newton_step`) maximises the posterior-weighted log-likelihood (plus an
-optional Gaussian prior on W) by damped Newton with a backtracking line search, batched over
-states and neurons. With a bias shared across states, the states of one neuron are coupled
-only through the bias, and the Newton system is solved exactly by a Schur complement.
+Output n (a neuron, or a choice) in bin t under state s has the linear predictor
+``eta[t, s, n] = b[s, n] + sum_d W[s, n, d] z[t, d]`` where the features ``z`` are the
+exp(-k) history of every neuron (:func:`history`, the coupling inputs) and/or external
+covariates; the observation is Poisson, Gaussian or Bernoulli with mean ``g(eta)``.
+Biases and weights travel together as ``W1 = [b | W]`` against ``z1 = [1 | z]``.
+Everything over time is computed in chunks of bins so that memory grows as
+O(T (S + N + D)), never O(T S N). The M-step is in :mod:`.newton`; categorical outputs
+in :mod:`.categorical`.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
 
 LINKS = ("softplus", "sigmoid", "exp", "identity")
-EMISSIONS = ("poisson", "gaussian", "bernoulli")
+EMISSIONS = ("poisson", "gaussian", "bernoulli", "categorical")
 SIGMOID_FLOOR = 1e-8  # the paper's scaled sigmoid: rates in (1e-8, 1)
 _BUDGET = 1 << 18  # elements of a temporary per time chunk (small enough to stay in cache)
 
@@ -128,163 +128,116 @@ def derivatives(x, eta, emission: str, link: str, var=None):
     return d * (x - mu) / var, d * d / var
 
 
-def _chunks(T: int, per_bin: int):
-    step = max(256, _BUDGET // max(per_bin, 1))
+def fused(x, eta, emission: str, link: str, var=None):
+    """:func:`loglik` (without constants) and :func:`derivatives` in one pass, sharing the
+    work: ``(ll, d1, curvature)``."""
+    if link == "sigmoid" and emission in ("poisson", "bernoulli"):
+        f = SIGMOID_FLOOR
+        s = torch.sigmoid(eta)
+        mu = torch.add(s, f / (1 - f)).mul_(1 - f)  # f + (1 - f) s
+        if emission == "poisson":
+            # ll = x log mu - mu; with g' = (1 - f) s (1 - s) and q = g' / mu:
+            # d1 = (x - mu) q, curvature g'^2 / mu = g' q (the factor 1 - f, 1e-8 away
+            # from 1, is left out of g' here)
+            ll = torch.log(mu).mul_(x).sub_(mu)
+            d = torch.addcmul(s, s, s, value=-1)
+            q = d.div_(mu)
+            d1 = (x - mu).mul_(q)
+            c = q.mul_(q).mul_(mu)
+            return ll, d1, c
+        one_m = torch.sigmoid(-eta)
+        one_m *= 1 - f  # 1 - g, exact in the tail
+        ll = torch.where(x > 0, torch.log(mu), math.log1p(-f) + F.logsigmoid(-eta))
+        d = s * one_m  # g' = (1 - f) s (1 - s)
+        d1 = torch.where(x > 0, d / mu, -d / one_m)
+        d *= d
+        d /= mu * one_m
+        return ll, d1, d
+    return (loglik(x, eta, emission, link, var, const=False),
+            *derivatives(x, eta, emission, link, var))
+
+
+def chunks(T: int, per_bin: int, budget: int = _BUDGET):
+    """Slices of at most ~``budget / per_bin`` bins covering ``range(T)``."""
+    step = max(256, budget // max(per_bin, 1))
     for t0 in range(0, T, step):
         yield slice(t0, min(T, t0 + step))
 
 
-def predictor(H, W, b):
-    """eta[t, s, n] for a chunk of bins: (Tc, S, N)."""
-    return torch.einsum("tm,snm->tsn", H, W) + b
+def join(W, b):
+    """``W1 = [b | W]``: (S, N, D + 1)."""
+    return torch.cat([b[..., None], W], dim=-1)
 
 
-def log_emissions(X, H, W, b, emission, link, var=None) -> torch.Tensor:
-    """log p(x_t | z_t = s) summed over neurons: (T, S)."""
-    T = X.shape[0]
-    S, N, _ = W.shape
-    out = torch.empty(T, S, dtype=X.dtype, device=X.device)
-    for sl in _chunks(T, S * N * 4):
-        eta = predictor(H[sl], W, b)
-        out[sl] = loglik(X[sl, None, :], eta, emission, link, var, const=False).sum(-1)
-    if emission == "poisson":
-        out -= torch.lgamma(X + 1).sum(-1, keepdim=True)
-    return out
+def predictor(Z1, W1):
+    """eta[t, s, n] for a chunk of bins: ``(Tc, S, N)`` from ``z1`` (Tc, D + 1)."""
+    S, N, D1 = W1.shape
+    return (Z1 @ W1.reshape(S * N, D1).T).reshape(-1, S, N)
 
 
-def objective(X, H, gamma, W, b, emission, link, var=None) -> torch.Tensor:
-    """Posterior-weighted log-likelihood of each (state, neuron), up to a constant: (S, N)."""
-    S, N, _ = W.shape
-    out = torch.zeros(S, N, dtype=X.dtype, device=X.device)
-    for sl in _chunks(X.shape[0], S * N * 4):
-        ll = loglik(X[sl, None, :], predictor(H[sl], W, b), emission, link, var, const=False)
-        out += (gamma[sl, :, None] * ll).sum(0)
-    return out
+def log_emissions(X, Z1, W1, emission, link, var=None, mask=None, const=None) -> torch.Tensor:
+    """log p(x_t | z_t = s) summed over outputs: (T, S).
 
-
-def gradient(X, H, gamma, W, b, emission, link, var=None):
-    """Gradient of :func:`objective` in W (S, N, N) and in b (S, N)."""
-    S, N, _ = W.shape
-    gW = torch.zeros_like(W)
-    gb = torch.zeros(S, N, dtype=X.dtype, device=X.device)
-    for sl in _chunks(X.shape[0], S * N * 4):
-        d1, _ = derivatives(X[sl, None, :], predictor(H[sl], W, b), emission, link, var)
-        r = gamma[sl, :, None] * d1
-        gW += torch.einsum("tsn,tm->snm", r, H[sl])
-        gb += r.sum(0)
-    return gW, gb
-
-
-def _grad_hess(X, H, gamma, W, b, emission, link, var):
-    """Objective, gradient and curvature matrix in theta = [b, W[s, n, :]]: D = N + 1."""
-    T = X.shape[0]
-    S, N, _ = W.shape
-    D = N + 1
-    obj = torch.zeros(S, N, dtype=X.dtype, device=X.device)
-    g = torch.zeros(S, N, D, dtype=X.dtype, device=X.device)
-    Hs_up = torch.zeros(S * N, D * (D + 1) // 2, dtype=X.dtype, device=X.device)
-    iu = torch.triu_indices(D, D, device=X.device)
-    for sl in _chunks(T, S * N * 6 + iu.shape[1]):
-        x = X[sl, None, :]
-        eta = predictor(H[sl], W, b)
-        gam = gamma[sl, :, None]
-        obj += (gam * loglik(x, eta, emission, link, var, const=False)).sum(0)
-        d1, c = derivatives(x, eta, emission, link, var)
-        Z = torch.cat([torch.ones_like(H[sl, :1]), H[sl]], dim=1)
-        g += torch.einsum("tsn,ti->sni", gam * d1, Z)
-        # sum_t c_t z_t z_t^T for every (s, n): one GEMM against the upper triangle of the
-        # outer products, in float32 (it only steers the step; objective and gradient stay
-        # in the working precision and the line search guards every step)
-        ZZ = (Z[:, iu[0]] * Z[:, iu[1]]).float()
-        Hs_up += ((gam * c).reshape(-1, S * N).T.float() @ ZZ).to(X.dtype)
-    Hs = torch.empty(S * N, D, D, dtype=X.dtype, device=X.device)
-    Hs[:, iu[0], iu[1]] = Hs_up
-    Hs[:, iu[1], iu[0]] = Hs_up
-    return obj, g, Hs.reshape(S, N, D, D)
-
-
-def newton_step(X, H, gamma, W, b, *, emission, link, var=None, share_bias=True,
-                prior_mean=None, prior_prec=0.0, max_iter=10, tol=1e-6):
-    """Maximise the weighted log-likelihood (+ Gaussian prior) in W and b by damped Newton.
-
-    Parameters
-    ----------
-    X, H : tensor, shape (T, N)
-        Observations and their history.
-    gamma : tensor, shape (T, S)
-        Posterior weight of each state in each bin.
-    W : tensor, shape (S, N, N);  b : tensor, shape (S, N)
-        Starting point (rows of ``b`` equal when ``share_bias``).
-    prior_mean : tensor, shape (N, N), optional
-        Mean of the Gaussian prior on every W[s]; ``prior_prec`` is 1 / sigma0**2.
-
-    Returns
-    -------
-    W, b : tensors
-        The new parameters.
-    obj : float
-        Objective at the returned parameters (prior included).
+    ``mask`` (T, N), 1 where observed, leaves missing values out; ``const`` (T,) is the
+    part of the log-likelihood that does not depend on the parameters (Poisson
+    ``-sum log x!``), added when given.
     """
-    S, N, _ = W.shape
-    eye = torch.eye(N, dtype=W.dtype, device=W.device)
-
-    def total(W_, b_, obj_sn):
-        if prior_prec:
-            obj_sn = obj_sn - 0.5 * prior_prec * ((W_ - prior_mean) ** 2).sum(-1)
-        return obj_sn.sum(0) if share_bias else obj_sn
-
-    for _ in range(max_iter):
-        obj, g, Hs = _grad_hess(X, H, gamma, W, b, emission, link, var)
-        cur = total(W, b, obj)
-        gb, gw = g[..., 0], g[..., 1:]
-        if prior_prec:
-            gw = gw - prior_prec * (W - prior_mean)
-        A = Hs[..., 1:, 1:] + prior_prec * eye
-        scale = A.diagonal(dim1=-2, dim2=-1).mean(-1).clamp(min=1.0)[..., None, None]
-        L, info = torch.linalg.cholesky_ex(A + 1e-9 * scale * eye)
-        if bool((info > 0).any()):
-            L = torch.linalg.cholesky(A + 1e-5 * scale * eye)
-        hbw, hbb = Hs[..., 1:, 0], Hs[..., 0, 0]
-        sol = torch.cholesky_solve(torch.stack([gw, hbw], -1), L)
-        if share_bias:
-            schur = (hbb - (hbw * sol[..., 1]).sum(-1)).sum(0)
-            rhs = (gb - (hbw * sol[..., 0]).sum(-1)).sum(0)
-            db = (rhs / (schur + 1e-9 * schur.abs().clamp(min=1.0))).expand(S, N)
-        else:
-            schur = hbb - (hbw * sol[..., 1]).sum(-1)
-            db = (gb - (hbw * sol[..., 0]).sum(-1)) / (schur + 1e-9 * schur.abs().clamp(min=1.0))
-        dW = sol[..., 0] - sol[..., 1] * db[..., None]
-        step = torch.ones_like(cur)
-        accepted = torch.zeros_like(cur, dtype=torch.bool)
-        W_new, b_new, new = W, b, cur
-        for _ in range(12):
-            st = step if not share_bias else step.expand(S, N)
-            W_try = W + st[..., None] * dW
-            b_try = b + st * db
-            val = total(W_try, b_try, objective(X, H, gamma, W_try, b_try, emission, link, var))
-            # accept a rise, or a change within rounding of the objective
-            ok = (val >= cur - 1e-11 * (cur.abs() + 1)) & ~accepted & torch.isfinite(val)
-            sel = ok if not share_bias else ok.expand(S, N)
-            W_new = torch.where(sel[..., None], W_try, W_new)
-            b_new = torch.where(sel, b_try, b_new)
-            new = torch.where(ok, val, new)
-            accepted |= ok
-            if bool(accepted.all()):
-                break
-            step = torch.where(accepted, step, step / 2)
-        moved = torch.maximum((dW * step[..., None]).abs().amax(-1), (db * step).abs())
-        W, b = W_new, b_new
-        if float(moved.max()) < tol:
-            break
-    return W, b, float(new.sum())
+    T = X.shape[0]
+    S, N, _ = W1.shape
+    out = torch.empty(T, S, dtype=X.dtype, device=X.device)
+    for sl in chunks(T, S * N * 4):
+        ll = loglik(X[sl, None, :], predictor(Z1[sl], W1), emission, link, var, const=False)
+        if mask is not None:
+            ll = ll * mask[sl, None, :]
+        out[sl] = ll.sum(-1)
+    if const is not None:
+        out += const[:, None]
+    return out
 
 
-def update_variance(X, H, gamma, W, b, link, floor):
-    """Closed-form Gaussian emission variance of each (state, neuron): (S, N)."""
-    S, N, _ = W.shape
+def poisson_const(X, mask=None) -> torch.Tensor:
+    """``-sum_n log x_tn!`` of every bin (observed outputs only): (T,).
+
+    Counts are integers: ``log x!`` comes from a table up to the largest count."""
+    top = int(X.max()) if X.numel() else 0
+    if top > 1 << 20:
+        lg = torch.lgamma(X + 1)
+    else:
+        table = torch.lgamma(torch.arange(top + 1, dtype=X.dtype, device=X.device) + 1)
+        lg = table[X.long()]
+    return -(lg if mask is None else lg * mask).sum(-1)
+
+
+def objective(X, Z1, gamma, W1, emission, link, var=None, mask=None) -> torch.Tensor:
+    """Posterior-weighted log-likelihood of each (state, output), up to a constant: (S, N)."""
+    S, N, _ = W1.shape
+    out = torch.zeros(S, N, dtype=X.dtype, device=X.device)
+    for sl in chunks(X.shape[0], S * N * 4):
+        ll = loglik(X[sl, None, :], predictor(Z1[sl], W1), emission, link, var, const=False)
+        w = gamma[sl, :, None] if mask is None else gamma[sl, :, None] * mask[sl, None, :]
+        out += (w * ll).sum(0)
+    return out
+
+
+def gradient(X, Z1, gamma, W1, emission, link, var=None, mask=None):
+    """Gradient of :func:`objective` in ``W1 = [b | W]``: (S, N, D + 1)."""
+    S, N, _ = W1.shape
+    g = torch.zeros_like(W1)
+    for sl in chunks(X.shape[0], S * N * 4):
+        d1, _ = derivatives(X[sl, None, :], predictor(Z1[sl], W1), emission, link, var)
+        w = gamma[sl, :, None] if mask is None else gamma[sl, :, None] * mask[sl, None, :]
+        g += torch.einsum("tsn,ti->sni", w * d1, Z1[sl])
+    return g
+
+
+def update_variance(X, Z1, gamma, W1, link, floor, mask=None):
+    """Closed-form Gaussian emission variance of each (state, output): (S, N)."""
+    S, N, _ = W1.shape
     num = torch.zeros(S, N, dtype=X.dtype, device=X.device)
-    for sl in _chunks(X.shape[0], S * N * 3):
-        res = (X[sl, None, :] - mean(predictor(H[sl], W, b), link)) ** 2
-        num += (gamma[sl, :, None] * res).sum(0)
-    den = gamma.sum(0)[:, None].clamp(min=1e-12)
-    return (num / den).clamp(min=floor)
+    den = torch.zeros(S, N, dtype=X.dtype, device=X.device)
+    for sl in chunks(X.shape[0], S * N * 3):
+        res = (X[sl, None, :] - mean(predictor(Z1[sl], W1), link)) ** 2
+        w = gamma[sl, :, None] if mask is None else gamma[sl, :, None] * mask[sl, None, :]
+        num += (w * res).sum(0)
+        den += w.sum(0).expand(S, N) if mask is None else w.sum(0)
+    return (num / den.clamp(min=1e-12)).clamp(min=floor)

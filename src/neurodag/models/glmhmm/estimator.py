@@ -1,28 +1,34 @@
-"""GLM-HMM with Poisson/Gaussian/Bernoulli GLM emissions and none/Gaussian/one-hot priors.
+"""GLM-HMM: a hidden Markov chain over GLM emission states, driven by the outputs' own
+history, by external covariates, or both.
 
-A hidden Markov chain z_t switches between S states; in state s neuron n emits
-``x[t, n] ~ p(g(b[s, n] + sum_m W[s, n, m] h[t, m]))`` with ``h`` the exp(-k) history of
-every neuron over ``n_lags`` bins (Li et al., "One-hot Generalized Linear Model for
-Switching Brain State Discovery", ICLR 2024). Fitted by EM in torch:
+A hidden Markov chain z_t switches between S states; in state s output n (a neuron, a
+choice) emits ``x[t, n] ~ p(g(b[s, n] + W[s, n] . h_t + V[s, n] . u_t))`` where ``h`` is the
+exp(-k) history of every output over ``n_lags`` bins (coupling; Li et al., "One-hot
+Generalized Linear Model for Switching Brain State Discovery", ICLR 2024) and ``u`` external
+covariates (stimulus kernels, task columns; Ashwood et al., "Mice alternate between
+discrete strategies during perceptual decision-making", Nat. Neurosci. 2022). Emissions
+are Poisson, Gaussian, Bernoulli or categorical; transitions stationary or driven by the
+covariates (ssm's ``InputDrivenTransitions``). Data are any number of sequences of any
+lengths (sessions, trials), with optional masks of missing values. Fitted by EM in torch
+(:mod:`.em`):
 
-- E-step: chunked scaled forward-backward (:mod:`neurodag.models.glmhmm.hmm`), exact, batched
-  over sequences and chunks, memory O(T S).
-- M-step: transitions and initial distribution in closed form (with ``pseudocount`` added
-  to every expected count: a Dirichlet MAP that keeps held-out likelihoods finite);
-  weights and biases by damped Newton batched over states and neurons for ``prior="none"``
-  and ``"gaussian"`` (log N(W_s | W0, sigma0^2), W0 = mean of the W_s updated in closed
-  form); Adam on a Gumbel-softmax relaxation for ``prior="onehot"``
-  (:mod:`neurodag.models.glmhmm.onehot`).
+- E-step: chunked scaled forward-backward (:mod:`.hmm`), exact, batched over sequences
+  and chunks, memory O(T S).
+- M-step: stationary transitions in closed form with a Dirichlet prior (``pseudocount`` =
+  alpha - 1 on every entry, ``stickiness`` on the diagonal); input-driven ones by L-BFGS
+  (:mod:`.transitions`); weights and biases by damped Newton batched over states and
+  outputs (:mod:`.newton`, :mod:`.categorical`) with a zero-mean Gaussian prior of
+  precision ``l2`` (Ashwood's sigma = 1 / sqrt(l2)), or around the states' mean
+  (``prior="gaussian"``); Adam on a Gumbel-softmax relaxation for ``prior="onehot"``
+  (:mod:`.onehot`).
 
-Initialisation: transitions 0.98 on the diagonal and 0.02/(S-1) elsewhere, uniform initial
-distribution, W = 0, bias = g^-1(mean of each neuron) (shared by the states unless
-``share_bias=False``). The states are told apart by the *initial posteriors*, from which
-EM starts with an M-step: by default (``init="kmeans"``) windows of 50 bins are clustered
-on their spike-history moments (:func:`~neurodag.models.glmhmm.data.kmeans_posteriors`,
-seeded by ``random_state``); ``init="random"`` cuts each sequence into segments of
-geometric length (mean 50 bins, the dwell time of the initial transitions) labelled with
-random states. Computation is float64 by default (exact enough to match brute force to
-1e-10); ``dtype="float32"`` halves memory and time.
+Initialisation (``init``): ``"kmeans"`` clusters windows of 50 bins on their spike-history
+moments (:func:`~.data.kmeans_posteriors`), ``"random"`` labels random segments, both
+starting EM from those posteriors; ``"glm"`` fits one GLM to all the data and copies it
+to every state with N(0, ``init_noise``^2) noise (Ashwood's protocol, with ``n_init``
+restarts); a fitted :class:`GLMHMM` starts from its parameters (global -> per-subject
+fits, :mod:`.pooled`). ``"auto"``: kmeans with coupling inputs, glm otherwise.
+Computation is float64 by default (exact enough to match brute force to 1e-10).
 """
 
 from __future__ import annotations
@@ -32,105 +38,128 @@ import torch
 import xarray as xr
 
 from ...errors import InputError
+from . import em, hmm
 from . import emissions as glm
-from . import hmm, onehot
-from .data import closest, kmeans_posteriors, prepare, split
+from .data import closest, prepare, split
+from .export import to_xarray
 
 PRIORS = ("none", "gaussian", "onehot")
+INPUTS = ("coupling", "covariates", "both")
+TRANSITIONS = ("stationary", "input_driven")
+INITS = ("auto", "kmeans", "random", "glm")
 
 
 class GLMHMM:
-    """Hidden Markov model with GLM emissions driven by the neurons' own recent history.
+    """Hidden Markov model with GLM emissions (scikit-learn API).
 
     Parameters
     ----------
     n_states : int
         Number of hidden states S (>= 1).
     prior : {"none", "gaussian", "onehot"}
-        Prior on the weights: none (maximum likelihood), Gaussian around the states' mean
-        (``sigma0``), or one-hot connectivity (inhibitory / none / excitatory).
-    emission : {"poisson", "gaussian", "bernoulli"}
+        Prior on the coupling weights: none (only the ridge ``l2``), Gaussian around the
+        states' mean (``sigma0``), or one-hot connectivity (inhibitory / none / excitatory;
+        coupling inputs only).
+    emission : {"poisson", "gaussian", "bernoulli", "categorical"}
     link : {"softplus", "sigmoid", "exp", "identity"}
         ``sigmoid`` is the paper's scaled sigmoid with rates in (1e-8, 1); ``identity``
-        only with Gaussian emissions; Bernoulli needs ``sigmoid``.
+        only with Gaussian emissions; Bernoulli needs ``sigmoid``; categorical ignores it.
     n_lags : int
-        Bins of history feeding the GLM (exp(-k) basis).
-    share_bias : bool
-        One bias per neuron for all states (the paper's model) or one per state.
+        Bins of history feeding the coupling inputs (exp(-k) basis).
+    inputs : {"coupling", "covariates", "both"}
+        Features of the emissions: the outputs' own history, the covariates given to
+        :meth:`fit`, or both.
+    transitions : {"stationary", "input_driven"}
+        Input-driven: transition logits linear in the covariates.
+    n_classes : int or None
+        Categorical emission: number of classes (default: from the training data).
+    share_bias : bool or "auto"
+        One bias per output for all states (the coupling paper's model) or one per state;
+        auto: shared with coupling inputs only, per state otherwise.
     sigma0 : float
-        Standard deviation of the Gaussian prior.
+        Standard deviation of the Gaussian prior around the states' mean.
     tau, n_adam_steps, lr : float, int, float
         Gumbel-softmax temperature, Adam steps per M-step and learning rate (one-hot).
     concentration : sequence of 3 floats
-        Dirichlet hyperprior on the one-hot prior pi over (inh, none, exc); the default
-        2 * [0.1, 0.8, 0.1] is the paper's generative prior.
-    max_iter, tol : int, float
-        EM stops when the log-likelihood per bin and neuron rises by less than ``tol``.
+        Dirichlet hyperprior of the one-hot prior pi over (inh, none, exc).
     l2 : float
-        Ridge on W (in log-likelihood units), added to any prior: keeps the estimate finite
-        where the maximum-likelihood weights do not exist (e.g. a saturating sigmoid rate).
+        Precision of a zero-mean Gaussian prior on the weights (not the biases), in
+        log-likelihood units, added to any other prior; also the ridge on the transition
+        weights.
+    max_iter, tol : int, float
+        EM stops when the log-likelihood per observed value rises by less than ``tol``.
     newton_iter : int
-        Newton iterations per M-step (warm-started across EM iterations; one is a
-        generalised EM step that always raises the objective).
-    init : {"kmeans", "random"}
-        Initial posteriors: k-means on windows of bins, or random segments.
+        Newton iterations per M-step (one is a generalised EM step).
+    init : {"auto", "kmeans", "random", "glm"} or GLMHMM
+        See the module docstring.
     n_init : int
-        EM runs from different initial posteriors; the best log-likelihood is kept.
-    pseudocount : float
-        Added to the expected transition and initial-state counts.
+        EM runs from different starts; the best training log-likelihood is kept.
+    init_noise : float
+        Standard deviation of the noise added to the GLM weights (``init="glm"``).
+    pseudocount, stickiness : float
+        Dirichlet prior on each transition row (alpha - 1 on every entry, kappa more on
+        the diagonal); ``pseudocount`` also on the initial distribution.
     random_state : int or None
     device : {"cpu", "cuda"}
     dtype : {"float64", "float32"}
     chunk : int, optional
-        Chunk length of the forward-backward (default ~ sqrt of the number of bins).
+        Chunk length of the forward-backward.
 
     Attributes
     ----------
-    weights_ : ndarray, shape (S, N, N)
-        ``weights_[s, post, pre]``; for the one-hot prior, ``adjacency_ * strength_``.
-    bias_ : ndarray, shape (S, N)
-        Equal rows when ``share_bias``.
+    weights_ : ndarray (S, N, N) or None
+        Coupling weights ``weights_[s, post, pre]``; for the one-hot prior,
+        ``adjacency_ * strength_``. None without coupling inputs.
+    input_weights_ : ndarray (S, N, M), (S, N, C - 1, M) for categorical, or None
+        Covariate weights.
+    bias_ : ndarray (S, N), or (S, N, C - 1)
     transmat_, startprob_ : ndarray, shapes (S, S) and (S,)
+        With input-driven transitions, ``transmat_`` is the matrix at covariates 0.
+    transition_weights_ : ndarray (S, M) or None
+        Input-driven transitions: the weight of each covariate on entering each state.
     variance_ : ndarray, shape (S, N), or None
         Gaussian emissions only.
-    adjacency_, strength_, logits_ : ndarrays (S, N, N), (S, N, N), (S, N, N, 3), or None
-        One-hot prior only: argmax connectivity in {-1, 0, 1}, strengths, class logits.
-    prior_ : ndarray, shape (N, N, 3), or None
-        One-hot prior only: pi over (inh, none, exc).
-    prior_mean_ : ndarray, shape (N, N), or None
-        Gaussian prior only: W0, the mean of the states' weights.
+    adjacency_, strength_, logits_, prior_, prior_mean_ : ndarrays or None
+        One-hot prior (connectivity in {-1, 0, 1}, strengths, class logits, pi) and
+        Gaussian prior (W0) results.
     loglik_trace_ : ndarray
-        Training log-likelihood after each EM iteration (for the one-hot prior, the last
-        entry is that of the argmax model, the others of the expected weights).
+        Training log-likelihood after each EM iteration.
     n_iter_, converged_ : int, bool
-    channels_ : list of str or None
-        Channel names when the training data carried them.
+    n_outputs_, n_classes_ : int, int or None
+    channels_, covariates_ : list of str or None
+        Output and covariate names when the training data carried them.
     """
 
     def __init__(self, n_states=2, prior="none", emission="poisson", link="softplus", n_lags=5,
-                 *, share_bias=True, sigma0=1 / 3, tau=0.2, n_adam_steps=50, lr=0.05,
-                 concentration=(0.2, 1.6, 0.2),
-                 l2=1e-2, max_iter=200, tol=1e-6, newton_iter=1, init="kmeans", n_init=1,
-                 pseudocount=1.0,
-                 random_state=None, device="cpu", dtype="float64", chunk=None):
+                 *, inputs="coupling", transitions="stationary", n_classes=None,
+                 share_bias="auto", sigma0=1 / 3, tau=0.2, n_adam_steps=50, lr=0.05,
+                 concentration=(0.2, 1.6, 0.2), l2=1e-2, max_iter=200, tol=1e-6,
+                 newton_iter=1, init="auto", n_init=1, init_noise=0.2, pseudocount=1.0,
+                 stickiness=0.0, random_state=None, device="cpu",
+                 dtype="float64", chunk=None):
         self.n_states = n_states
         self.prior = prior
         self.emission = emission
         self.link = link
         self.n_lags = n_lags
+        self.inputs = inputs
+        self.transitions = transitions
+        self.n_classes = n_classes
         self.share_bias = share_bias
         self.sigma0 = sigma0
         self.tau = tau
         self.n_adam_steps = n_adam_steps
         self.lr = lr
-        self.l2 = l2
         self.concentration = concentration
+        self.l2 = l2
         self.max_iter = max_iter
         self.tol = tol
         self.newton_iter = newton_iter
         self.init = init
         self.n_init = n_init
+        self.init_noise = init_noise
         self.pseudocount = pseudocount
+        self.stickiness = stickiness
         self.random_state = random_state
         self.device = device
         self.dtype = dtype
@@ -143,289 +172,256 @@ class GLMHMM:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
                 raise InputError(f"{name}={v!r}: expected an integer >= {lo}")
-        if self.prior not in PRIORS:
-            raise closest(self.prior, PRIORS, "prior")
-        if self.emission not in glm.EMISSIONS:
-            raise closest(self.emission, glm.EMISSIONS, "emission")
-        if self.link not in glm.LINKS:
-            raise closest(self.link, glm.LINKS, "link")
+        for name, choices in (("prior", PRIORS), ("emission", glm.EMISSIONS),
+                              ("link", glm.LINKS), ("inputs", INPUTS),
+                              ("transitions", TRANSITIONS), ("dtype", ("float64", "float32"))):
+            if getattr(self, name) not in choices:
+                raise closest(getattr(self, name), choices, name)
         if self.emission == "bernoulli" and self.link != "sigmoid":
             raise InputError(f"link={self.link!r}: Bernoulli emission needs link='sigmoid'")
         if self.link == "identity" and self.emission != "gaussian":
             raise InputError("link='identity' needs emission='gaussian'")
+        if self.prior == "onehot" and (self.inputs != "coupling"
+                                       or self.emission == "categorical"):
+            raise InputError("prior='onehot' is a prior on coupling weights: it needs "
+                             "inputs='coupling' and a Poisson, Gaussian or Bernoulli emission")
+        if self.n_classes is not None and (self.emission != "categorical" or isinstance(
+                self.n_classes, bool) or not isinstance(self.n_classes, (int, np.integer))
+                or self.n_classes < 2):
+            raise InputError(f"n_classes={self.n_classes!r}: an integer >= 2, for "
+                             "emission='categorical' only")
+        if self.share_bias not in ("auto", True, False):
+            raise InputError(f"share_bias={self.share_bias!r}: expected True, False or 'auto'")
+        if self.share_bias is True and self.emission == "categorical":
+            raise InputError("share_bias=True: categorical outputs have a bias per state")
         for name in ("sigma0", "tau", "lr", "tol"):
             v = getattr(self, name)
             if not np.isfinite(v) or v <= 0:
                 raise InputError(f"{name}={v!r}: expected a positive number")
-        if self.init not in ("kmeans", "random"):
-            raise closest(self.init, ("kmeans", "random"), "init")
+        for name in ("l2", "pseudocount", "stickiness", "init_noise"):
+            v = getattr(self, name)
+            if not np.isfinite(v) or v < 0:
+                raise InputError(f"{name}={v!r}: expected a number >= 0")
+        if not isinstance(self.init, GLMHMM) and self.init not in INITS:
+            raise closest(self.init, INITS, "init")
+        if self.init in ("kmeans", "random") and self.inputs == "covariates":
+            raise InputError(f"init={self.init!r} clusters spike-history moments: use "
+                             "init='glm' without coupling inputs")
         conc = np.asarray(self.concentration, dtype=float)
         if conc.shape != (3,) or not np.all(np.isfinite(conc)) or np.any(conc <= 0):
             raise InputError(f"concentration={self.concentration!r}: expected 3 positive numbers")
-        if self.pseudocount < 0:
-            raise InputError(f"pseudocount={self.pseudocount!r}: expected >= 0")
-        if self.dtype not in ("float64", "float32"):
-            raise closest(self.dtype, ("float64", "float32"), "dtype")
         if self.device not in ("cpu", "cuda") and not str(self.device).startswith("cuda:"):
             raise closest(self.device, ("cpu", "cuda"), "device")
         if str(self.device).startswith("cuda") and not torch.cuda.is_available():
             raise InputError(f"device={self.device!r}: CUDA is not available here; use 'cpu'")
+        self.share_bias_ = (self.inputs == "coupling" and self.emission != "categorical"
+                            if self.share_bias == "auto" else bool(self.share_bias))
+        self.init_ = (("kmeans" if self.inputs != "covariates" else "glm")
+                      if self.init == "auto" else self.init)
 
     @property
     def _tdtype(self):
         return torch.float64 if self.dtype == "float64" else torch.float32
 
-    def _prepare(self, X, n_neurons=None):
-        return prepare(X, n_lags=self.n_lags, emission=self.emission, device=self.device,
-                       dtype=self._tdtype, n_neurons=n_neurons)
+    @property
+    def _needs_covariates(self):
+        return self.inputs != "coupling" or self.transitions == "input_driven"
+
+    def _prepare(self, X, covariates=None, mask=None, fitted=False):
+        if self._needs_covariates and covariates is None:
+            raise InputError(f"inputs={self.inputs!r}, transitions={self.transitions!r}: "
+                             "covariates are required")
+        if not self._needs_covariates:
+            covariates = None
+        return prepare(
+            X, n_lags=self.n_lags, emission=self.emission, device=self.device,
+            dtype=self._tdtype, covariates=covariates, mask=mask, inputs=self.inputs,
+            n_neurons=self.n_outputs_ if fitted else None,
+            n_covariates=self.n_covariates_ if fitted and covariates is not None else None,
+            n_classes=getattr(self, "n_classes_", None) if fitted else self.n_classes)
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X):
+    def fit(self, X, covariates=None, mask=None):
         """Fit by EM.
 
         Parameters
         ----------
-        X : array (T, N), xarray DataArray/Dataset with dims (time, channel), or a list of
-            those (independent sequences, e.g. trials), all with the same N.
+        X : array (T, N) or (T,), xarray DataArray/Dataset with dims (time or trial,
+            channel), or a list of those (independent sequences: trials, sessions,
+            subjects), all with the same N.
+        covariates : array (T, M), DataArray (time or trial, covariate), or a list of those
+            One per sequence of ``X``; required unless inputs="coupling" with stationary
+            transitions.
+        mask : bool array (T,) or (T, N), or a list of those
+            True where observed; the rest is left out of the likelihood (may be NaN).
 
         Returns
         -------
         self
         """
         self._check_params()
-        data, _ = self._prepare(X)
+        data, _ = self._prepare(X, covariates, mask)
         return self._fit_prepared(data)
 
     def _fit_prepared(self, data):
+        self._check_params()
+        if self.emission == "categorical":
+            observed = data.X if data.mask is None else data.X[data.mask > 0]
+            self.n_classes_ = int(self.n_classes or max(2, int(observed.max()) + 1))
+        else:
+            self.n_classes_ = None
         rng = np.random.default_rng(self.random_state)
         best = None
         for _ in range(self.n_init):
-            seed = int(rng.integers(2**31))
-            run = self._em(data, seed)
+            run = em.run(self, data, int(rng.integers(2**31)))
             if best is None or run["loglik"] > best["loglik"]:
                 best = run
         self._set_attributes(best, data)
         return self
 
-    def _init_params(self, data):
-        S, N = self.n_states, data.X.shape[1]
-        dt, dev = self._tdtype, data.X.device
-        P = torch.full((S, S), 0.02 / max(S - 1, 1), dtype=dt, device=dev)
-        P.fill_diagonal_(0.98 if S > 1 else 1.0)
-        mu = data.X.mean(0)
-        if self.link == "sigmoid" and self.emission == "poisson":
-            mu = mu.clamp(max=0.99)
-        b = glm.inverse_link(mu, self.link).expand(S, N).clone()
-        var = None
-        if self.emission == "gaussian":
-            var = data.X.var(0).clamp(min=1e-12).expand(S, N).clone()
-        return {"P": P, "p0": torch.full((S,), 1.0 / S, dtype=dt, device=dev),
-                "W": torch.zeros(S, N, N, dtype=dt, device=dev), "b": b, "var": var}
-
-    def _initial_posteriors(self, data, rng):
-        if self.init == "kmeans":
-            g = kmeans_posteriors(data, self.n_states, rng)
-            return torch.as_tensor(g, dtype=self._tdtype, device=data.X.device)
-        S = self.n_states
-        labels = []
-        for n in data.lengths:
-            lab = np.empty(n, dtype=np.int64)
-            t = 0
-            while t < n:
-                d = int(rng.geometric(1 / 50))
-                lab[t:t + d] = rng.integers(S)
-                t += d
-            labels.append(lab)
-        onehot_ = np.eye(S)[np.concatenate(labels)]
-        gamma = 0.9 * onehot_ + 0.1 / S
-        return torch.as_tensor(gamma, dtype=self._tdtype, device=data.X.device)
-
-    def _em(self, data, seed):
-        rng = np.random.default_rng(seed)
-        gen = torch.Generator(device=data.X.device).manual_seed(seed)
-        p = self._init_params(data)
-        lay = hmm.make_layout(data.lengths, data.X.device, self.chunk)
-        gamma = self._initial_posteriors(data, rng)
-        xi = gamma0 = None
-        oh = None
-        if self.prior == "onehot":
-            oh = onehot.OneHotState(self.n_states, data.X.shape[1], p["b"],
-                                    share_bias=self.share_bias, lr=self.lr,
-                                    dtype=self._tdtype, device=data.X.device)
-        n_obs = float(data.X.numel())
-        trace, converged = [], False
-        for _ in range(self.max_iter):
-            self._mstep(p, data, gamma, xi, gamma0, oh, gen)
-            log_e = glm.log_emissions(data.X, data.H, p["W"], p["b"], self.emission,
-                                      self.link, p["var"])
-            gamma, xi, gamma0, ll = hmm.forward_backward(log_e, lay, p["P"], p["p0"])
-            trace.append(float(ll.sum()))
-            if len(trace) > 1 and abs(trace[-1] - trace[-2]) / n_obs < self.tol:
-                converged = True
-                break
-        if oh is not None:  # the fitted model is the argmax connectivity; its log-likelihood
-            p["W"] = oh.weights("hard")  # ends the trace
-            log_e = glm.log_emissions(data.X, data.H, p["W"], p["b"], self.emission,
-                                      self.link, p["var"])
-            trace.append(float(hmm.log_likelihood(log_e, lay, p["P"], p["p0"]).sum()))
-            p["adjacency"], p["prior"] = oh.adjacency(), oh.prior()
-            p["logits"], p["strength"] = oh.alpha.detach(), torch.nn.functional.softplus(
-                oh.eta.detach())
-        return {"params": p, "trace": trace, "converged": converged, "loglik": trace[-1]}
-
-    def _mstep(self, p, data, gamma, xi, gamma0, oh, gen):
-        if xi is not None:
-            counts = xi + self.pseudocount
-            p["P"] = counts / counts.sum(1, keepdim=True)
-            start = gamma0.sum(0) + self.pseudocount
-            p["p0"] = start / start.sum()
-        if oh is not None:
-            onehot.mstep(oh, data.X, data.H, gamma, n_steps=self.n_adam_steps, tau=self.tau,
-                         generator=gen, emission=self.emission, link=self.link, var=p["var"],
-                         l2=self.l2, concentration=self.concentration)
-            # the E-step uses the expected weights (with the argmax, every connection is
-            # "none" at the start and the states would look alike); the fit reports the argmax
-            p["W"], p["b"] = oh.weights("mean"), oh.bias_full().detach().clone()
-        else:
-            # the Gaussian prior and the ridge combine into one quadratic around prior_mean
-            prior_mean, prec = torch.zeros_like(p["W"][0]), float(self.l2)
-            if self.prior == "gaussian":
-                p0_prec = 1.0 / self.sigma0**2
-                p["prior_mean"] = p["W"].mean(0)
-                prec = p0_prec + self.l2
-                prior_mean = p0_prec * p["prior_mean"] / prec
-            p["W"], p["b"], _ = glm.newton_step(
-                data.X, data.H, gamma, p["W"], p["b"], emission=self.emission, link=self.link,
-                var=p["var"], share_bias=self.share_bias, prior_mean=prior_mean,
-                prior_prec=prec, max_iter=self.newton_iter, tol=1e-4)
-            if self.prior == "gaussian":
-                p["prior_mean"] = p["W"].mean(0)
-        if self.emission == "gaussian":
-            floor = 1e-6 * float(data.X.var(0).mean().clamp(min=1e-12))
-            p["var"] = glm.update_variance(data.X, data.H, gamma, p["W"], p["b"], self.link,
-                                           floor)
-
     def _set_attributes(self, run, data):
-        p = run["params"]
-        np_ = {k: (v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v)
-               for k, v in p.items()}
-        self.weights_ = np_["W"]
-        self.bias_ = np_["b"]
-        self.transmat_ = np_["P"]
-        self.startprob_ = np_["p0"]
-        self.variance_ = np_["var"]
-        self.adjacency_ = np_.get("adjacency")
+        p = {k: (v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v)
+             for k, v in run["params"].items()}
+        W1 = p["W1"]
+        n_c, N = data.n_coupling, data.X.shape[1]
+        self.bias_ = W1[..., 0]
+        self.weights_ = W1[..., 1:1 + n_c] if n_c else None
+        self.input_weights_ = W1[..., 1 + n_c:] if W1.shape[-1] > 1 + n_c else None
+        if "log_P" in p:
+            self.transmat_ = np.exp(p["log_P"])
+            self.transition_weights_ = p["Wt"]
+        else:
+            self.transmat_ = p["P"]
+            self.transition_weights_ = None
+        self.startprob_ = p["p0"]
+        self.variance_ = p["var"]
+        self.adjacency_ = p.get("adjacency")
         if self.adjacency_ is not None:
             self.adjacency_ = self.adjacency_.astype(np.int8)
-        self.prior_ = np_.get("prior")
-        self.logits_ = np_.get("logits")
-        self.strength_ = np_.get("strength")
-        self.prior_mean_ = np_.get("prior_mean")
+        self.prior_ = p.get("prior")
+        self.logits_ = p.get("logits")
+        self.strength_ = p.get("strength")
+        self.prior_mean_ = p.get("prior_mean")
+        if self.prior_mean_ is not None:
+            self.prior_mean_ = self.prior_mean_[:, :n_c]
         self.loglik_trace_ = np.asarray(run["trace"])
         self.n_iter_ = len(run["trace"])
         self.converged_ = bool(run["converged"])
-        self.n_neurons_ = int(data.X.shape[1])
+        self.n_outputs_ = self.n_neurons_ = int(N)
+        self.n_covariates_ = None if data.U is None else int(data.U.shape[1])
         self.channels_ = data.channels
+        self.covariates_ = data.covariates
 
     @classmethod
-    def from_params(cls, weights, bias, transmat, startprob=None, variance=None, **params):
+    def from_params(cls, weights=None, bias=None, transmat=None, startprob=None, variance=None,
+                    *, input_weights=None, transition_weights=None, **params):
         """A model with given parameters (e.g. the ground truth of a simulation), ready to score.
 
-        ``bias`` may be (N,) (shared) or (S, N); ``startprob`` defaults to uniform.
+        ``weights`` (S, N, N) are coupling weights, ``input_weights`` (S, N, M) covariate
+        weights ((S, N, C - 1, M) for categorical outputs); ``bias`` may be (N,) (shared),
+        (S, N) or (S, N, C - 1); ``transmat`` (S, S) (with ``transition_weights`` (S, M)
+        the input-driven baseline); ``startprob`` defaults to uniform.
         """
-        W = np.asarray(weights, dtype=np.float64)
-        if W.ndim != 3 or W.shape[1] != W.shape[2]:
-            raise InputError(f"weights: expected shape (S, N, N), got {W.shape}")
-        S, N, _ = W.shape
+        parts = [np.asarray(w, dtype=np.float64) for w in (weights, input_weights)
+                 if w is not None]
+        if not parts:
+            raise InputError("from_params: give weights and/or input_weights")
+        S = parts[0].shape[0]
+        params.setdefault("inputs", "both" if len(parts) == 2 else
+                          "coupling" if weights is not None else "covariates")
+        if transition_weights is not None:
+            params.setdefault("transitions", "input_driven")
         m = cls(n_states=S, **params)
         m._check_params()
-        m.weights_ = W
-        m.bias_ = np.broadcast_to(np.asarray(bias, dtype=np.float64), (S, N)).copy()
+        if weights is not None:
+            W = parts[0]
+            if W.ndim != 3 or W.shape[1] != W.shape[2]:
+                raise InputError(f"weights: expected shape (S, N, N), got {W.shape}")
+        lead = parts[0].shape[:-1]
+        m.weights_ = parts[0] if weights is not None else None
+        m.input_weights_ = parts[-1] if input_weights is not None else None
+        m.bias_ = np.broadcast_to(np.asarray(bias, dtype=np.float64), lead).copy()
         m.transmat_ = np.asarray(transmat, dtype=np.float64)
+        m.transition_weights_ = (None if transition_weights is None
+                                 else np.asarray(transition_weights, dtype=np.float64))
         m.startprob_ = (np.full(S, 1.0 / S) if startprob is None
                         else np.asarray(startprob, dtype=np.float64))
-        m.variance_ = None if variance is None else np.broadcast_to(variance, (S, N)).copy()
+        m.variance_ = None if variance is None else np.broadcast_to(
+            variance, lead[:2]).copy()
         m.adjacency_ = m.prior_ = m.logits_ = m.strength_ = m.prior_mean_ = None
         m.loglik_trace_ = np.zeros(0)
-        m.n_iter_, m.converged_, m.n_neurons_, m.channels_ = 0, True, N, None
+        m.n_iter_, m.converged_, m.n_outputs_ = 0, True, int(lead[1])
+        m.n_neurons_ = m.n_outputs_
+        m.n_covariates_ = None if m.input_weights_ is None and transition_weights is None \
+            else int((parts[-1] if input_weights is not None else m.transition_weights_)
+                     .shape[-1])
+        m.n_classes_ = (lead[2] + 1) if m.emission == "categorical" else None
+        m.channels_ = m.covariates_ = None
         return m
 
     # ------------------------------------------------------------------ inference
-    def _fitted(self):
-        if not hasattr(self, "weights_"):
+    def _tensors(self) -> dict:
+        """The fitted parameters as the tensors of :mod:`.em`."""
+        if not hasattr(self, "startprob_"):
             raise InputError("GLMHMM is not fitted yet: call fit() first")
-        t = {k: torch.as_tensor(getattr(self, k), dtype=self._tdtype, device=self.device)
-             for k in ("weights_", "bias_", "transmat_", "startprob_")}
-        var = None if self.variance_ is None else torch.as_tensor(
-            self.variance_, dtype=self._tdtype, device=self.device)
-        return t["weights_"], t["bias_"], t["transmat_"], t["startprob_"], var
 
-    def _infer(self, X):
-        W, b, P, p0, var = self._fitted()
-        data, is_list = self._prepare(X, n_neurons=W.shape[1])
-        log_e = glm.log_emissions(data.X, data.H, W, b, self.emission, self.link, var)
+        def t(v):
+            return torch.as_tensor(v, dtype=self._tdtype, device=self.device)
+
+        blocks = [self.bias_[..., None]] + [w for w in (self.weights_, self.input_weights_)
+                                            if w is not None]
+        p = {"W1": t(np.concatenate(blocks, axis=-1)), "p0": t(self.startprob_),
+             "var": None if self.variance_ is None else t(self.variance_)}
+        if self.transition_weights_ is not None:
+            p["log_P"] = torch.log(t(self.transmat_))
+            p["Wt"] = t(self.transition_weights_)
+        else:
+            p["P"] = t(self.transmat_)
+        return p
+
+    def _infer(self, X, covariates, mask):
+        p = self._tensors()
+        data, is_list = self._prepare(X, covariates, mask, fitted=True)
         lay = hmm.make_layout(data.lengths, data.X.device, self.chunk)
-        return data, is_list, log_e, lay, P, p0
+        return data, is_list, p, lay
 
     def _score_prepared(self, data) -> float:
-        W, b, P, p0, var = self._fitted()
-        log_e = glm.log_emissions(data.X, data.H, W, b, self.emission, self.link, var)
+        p = self._tensors()
         lay = hmm.make_layout(data.lengths, data.X.device, self.chunk)
-        return float(hmm.log_likelihood(log_e, lay, P, p0).sum()) / data.X.numel()
+        return float(em.estep(self, data, p, lay, posteriors=False).sum()) / data.n_obs
 
-    def score(self, X) -> float:
-        """Log-likelihood of ``X`` (marginalised over states) per bin and neuron."""
-        W = self._fitted()[0]
-        data, _ = self._prepare(X, n_neurons=W.shape[1])
+    def score(self, X, covariates=None, mask=None) -> float:
+        """Log-likelihood of ``X`` (marginalised over states) per observed value (bin x
+        output, or trial)."""
+        self._tensors()
+        data, _ = self._prepare(X, covariates, mask, fitted=True)
         return self._score_prepared(data)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X, covariates=None, mask=None):
         """Posterior state probabilities: (T, S) per sequence (a list for a list input)."""
-        data, is_list, log_e, lay, P, p0 = self._infer(X)
-        gamma = hmm.forward_backward(log_e, lay, P, p0)[0].cpu().numpy()
+        data, is_list, p, lay = self._infer(X, covariates, mask)
+        gamma = em.estep(self, data, p, lay)[0].cpu().numpy()
         return split(gamma, data.lengths, is_list)
 
-    def predict(self, X):
+    def predict(self, X, covariates=None, mask=None):
         """Viterbi state path: (T,) int per sequence (a list for a list input)."""
-        data, is_list, log_e, lay, P, p0 = self._infer(X)
-        return split(hmm.viterbi(log_e, lay, P, p0), data.lengths, is_list)
+        data, is_list, p, lay = self._infer(X, covariates, mask)
+        log_e = em.emission_loglik(self, data, p)
+        path = hmm.viterbi(log_e, lay, em.transition_matrices(p, data), p["p0"])
+        return split(path, data.lengths, is_list)
 
-    def decode(self, X):
-        """One inference pass: (Viterbi paths, posteriors, log-likelihood per bin and neuron),
-        i.e. :meth:`predict`, :meth:`predict_proba` and :meth:`score` of ``X`` together."""
-        data, is_list, log_e, lay, P, p0 = self._infer(X)
-        gamma, _, _, loglik = hmm.forward_backward(log_e, lay, P, p0)
-        paths = split(hmm.viterbi(log_e, lay, P, p0), data.lengths, is_list)
+    def decode(self, X, covariates=None, mask=None):
+        """One inference pass: (Viterbi paths, posteriors, log-likelihood per observed
+        value), i.e. :meth:`predict`, :meth:`predict_proba` and :meth:`score` together."""
+        data, is_list, p, lay = self._infer(X, covariates, mask)
+        log_e = em.emission_loglik(self, data, p)
+        P = em.transition_matrices(p, data)
+        gamma, _, _, loglik = hmm.forward_backward(log_e, lay, P, p["p0"])
+        paths = split(hmm.viterbi(log_e, lay, P, p["p0"]), data.lengths, is_list)
         probs = split(gamma.cpu().numpy(), data.lengths, is_list)
-        return paths, probs, float(loglik.sum()) / data.X.numel()
+        return paths, probs, float(loglik.sum()) / data.n_obs
 
-    # ------------------------------------------------------------------ export
     def to_xarray(self) -> xr.Dataset:
         """The fitted model as a Dataset with named dims (state, post, pre, ...), for .nc."""
-        self._fitted()
-        S, N = self.weights_.shape[:2]
-        names = self.channels_ or [f"n{i}" for i in range(N)]
-        coords = {"state": np.arange(S), "next_state": np.arange(S),
-                  "post": np.asarray(names, dtype=object), "pre": np.asarray(names, dtype=object),
-                  "iteration": np.arange(len(self.loglik_trace_))}
-        dv = {
-            "weights": (("state", "post", "pre"), self.weights_),
-            "bias": (("state", "post"), self.bias_),
-            "transmat": (("state", "next_state"), self.transmat_),
-            "startprob": (("state",), self.startprob_),
-            "loglik_trace": (("iteration",), self.loglik_trace_),
-        }
-        if self.variance_ is not None:
-            dv["variance"] = (("state", "post"), self.variance_)
-        if self.adjacency_ is not None:
-            dv["adjacency"] = (("state", "post", "pre"), self.adjacency_)
-            dv["prior"] = (("post", "pre", "connection"), self.prior_)
-            coords["connection"] = np.asarray(onehot.CLASSES, dtype=object)
-        if self.prior_mean_ is not None:
-            dv["prior_mean"] = (("post", "pre"), self.prior_mean_)
-        attrs = {k: getattr(self, k) for k in ("n_states", "prior", "emission", "link", "n_lags",
-                                               "sigma0", "tau", "pseudocount")}
-        attrs.update(share_bias=int(self.share_bias), n_iter=int(self.n_iter_),
-                     converged=int(self.converged_),
-                     random_state=-1 if self.random_state is None else int(self.random_state))
-        return xr.Dataset(dv, coords=coords, attrs=attrs)
+        self._tensors()
+        return to_xarray(self)

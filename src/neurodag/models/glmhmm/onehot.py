@@ -71,16 +71,20 @@ def gumbel_softmax(logits, tau, generator):
     return torch.softmax((logits + g) / tau, dim=-1)
 
 
-def mstep(st: OneHotState, X, H, gamma, *, n_steps, tau, generator, emission, link, var,
-          l2=0.0, concentration=(0.2, 1.6, 0.2)):
-    """Adam steps on the relaxed objective (+ ridge ``l2`` on W), then the prior update."""
+def mstep(st: OneHotState, X, Z1, gamma, *, n_steps, tau, generator, emission, link, var,
+          l2=0.0, concentration=(0.2, 1.6, 0.2), mask=None):
+    """Adam steps on the relaxed objective (+ ridge ``l2`` on W), then the prior update.
+
+    ``Z1`` is ``[1 | history]`` (coupling inputs only)."""
     scale = 1.0 / (X.shape[0] * X.shape[1])
     for _ in range(n_steps):
         st.opt.zero_grad()
         A = gumbel_softmax(st.alpha, tau, generator)
         W = (A[..., 2] - A[..., 0]) * F.softplus(st.eta)
         b = st.bias_full()
-        gW, gb = glm.gradient(X, H, gamma, W.detach(), b.detach(), emission, link, var)
+        g = glm.gradient(X, Z1, gamma, glm.join(W.detach(), b.detach()), emission, link, var,
+                         mask)
+        gb, gW = g[..., 0], g[..., 1:]
         q = torch.softmax(st.alpha, -1)
         kl = (q * (torch.log(q.clamp(min=1e-30)) - st.log_pi)).sum()
         loss = scale * (-(W * gW).sum() - (b * gb).sum() + kl + 0.5 * l2 * (W**2).sum())

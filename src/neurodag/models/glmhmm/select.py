@@ -9,18 +9,38 @@ from ...errors import InputError
 from .estimator import GLMHMM
 
 
+def sequence_folds(n_seq: int, n_folds: int, random_state=0, groups=None):
+    """Sequence indices of each fold (whole groups, shuffled by ``random_state``, dealt
+    round-robin), or None when there are fewer groups than folds."""
+    labels = np.arange(n_seq) if groups is None else np.asarray(groups)
+    if len(labels) != n_seq:
+        raise InputError(f"groups: {len(labels)} labels for {n_seq} sequences")
+    uniq = list(dict.fromkeys(labels.tolist()))
+    if len(uniq) < n_folds:
+        return None
+    order = np.random.default_rng(random_state).permutation(len(uniq))
+    fold_of = {uniq[g]: k % n_folds for k, g in enumerate(order)}
+    return [[i for i in range(n_seq) if fold_of[labels[i].item()] == k]
+            for k in range(n_folds)]
+
+
 def select_n_states(X, n_states_grid=(1, 2, 3, 4), n_folds: int = 3, *, random_state=0,
-                    **params):
+                    covariates=None, mask=None, groups=None, **params):
     """k-fold cross-validation of the number of states.
 
-    With at least ``n_folds`` sequences the folds are made of whole sequences (assigned
-    round-robin after a shuffle by ``random_state``); otherwise every sequence is cut into
+    With at least ``n_folds`` sequences (or groups) the folds are made of whole sequences
+    (assigned round-robin after a shuffle by ``random_state``; the sequences of one group,
+    e.g. the trials of one session, stay in one fold); otherwise every sequence is cut into
     ``n_folds`` contiguous time blocks and fold k holds out block k of every sequence (the
     history features at a block's start still come from the bins before it).
 
     Parameters
     ----------
     X : array (T, N), DataArray/Dataset (time, channel), or a list of those
+    covariates, mask : optional
+        As in :meth:`GLMHMM.fit`.
+    groups : sequence, optional
+        A label per sequence (session, subject): folds never split a group.
     n_states_grid : sequence of int
     n_folds : int
         At least 2.
@@ -45,11 +65,9 @@ def select_n_states(X, n_states_grid=(1, 2, 3, 4), n_folds: int = 3, *, random_s
         raise InputError("n_states: give the candidates as n_states_grid")
     probe = GLMHMM(n_states=grid[0], random_state=random_state, **params)
     probe._check_params()
-    data, _ = probe._prepare(X)
-    n_seq = len(data.lengths)
-    if n_seq >= n_folds:
-        order = np.random.default_rng(random_state).permutation(n_seq)
-        folds = [sorted(order[k::n_folds].tolist()) for k in range(n_folds)]
+    data, _ = probe._prepare(X, covariates, mask)
+    folds = sequence_folds(len(data.lengths), n_folds, random_state, groups)
+    if folds is not None:
         pool = data
         how = "sequences"
     else:

@@ -1,12 +1,17 @@
-"""The ``fit_glmhmm`` step: model selection over the number of states for one session.
+"""The ``fit_glmhmm`` steps: model selection over the number of states.
 
-One session at a time, because sessions of real datasets record different neurons, and a
-GLM-HMM's weights are per neuron pair. The session is cut into its sequences (events
-labelled ``sequence_label``; the whole recording otherwise), the number of states is
-chosen by k-fold held-out log-likelihood (:func:`~neurodag.models.glmhmm.select.
+:func:`run_session` (spikes, calcium): one session at a time, because sessions of real
+datasets record different neurons, and a GLM-HMM's coupling weights are per neuron pair.
+The session is cut into its sequences (events labelled ``sequence_label``; the whole
+recording otherwise); with ``covariates``, the session's other events give stimulus
+kernels (:func:`~neurodag.models.glmhmm.features.event_regressors`). The number of states
+is chosen by k-fold held-out log-likelihood (:func:`~neurodag.models.glmhmm.select.
 select_n_states`), and a model with each candidate number of states is fitted to all
 sequences and written as ``K{k}.nc`` with its Viterbi path and posteriors, so that any
 candidate can be inspected; ``metrics.json`` holds the scores and names the selected one.
+
+:func:`run_pooled` (behaviour, in :mod:`.pooled_step`): every session of every subject of a
+dataset of trial tables, Ashwood et al.'s protocol.
 """
 
 from __future__ import annotations
@@ -26,10 +31,10 @@ DEFAULTS = {
 }
 
 
-def _decoded(model, parts: list[xr.DataArray]) -> tuple[xr.Dataset, float]:
+def _decoded(model, parts: list[xr.DataArray], covs=None) -> tuple[xr.Dataset, float]:
     """Viterbi path and posteriors of every sequence, on one concatenated time axis, and the
     log-likelihood per bin and neuron (one inference pass)."""
-    paths, probs, loglik = model.decode(parts)
+    paths, probs, loglik = model.decode(parts, covs)
     paths = paths if isinstance(paths, list) else [paths]
     probs = probs if isinstance(probs, list) else [probs]
     time = np.concatenate([p["time"].values for p in parts])
@@ -63,9 +68,22 @@ def one_standard_error(scores: xr.DataArray) -> int:
     return int(scores["n_states"].values[np.flatnonzero(ok)[0]])
 
 
+def _covariates(ds, parts, spec, where):
+    """The event regressors of every sequence (None without ``spec``)."""
+    if spec is None:
+        return None
+    from .features import event_regressors
+
+    stray = sorted(set(spec) - {"events", "lags"})
+    if stray:
+        raise ConfigError(f"fit-glmhmm: covariates.{stray[0]}: unknown (events, lags)")
+    U = event_regressors(ds, spec.get("events"), int(spec.get("lags", 10)))
+    return [U.sel(time=p["time"].values) for p in parts]
+
+
 def run_session(raw: str | Path, out_dir: str | Path, *, states=(1, 2, 3, 4, 5),
-                folds: int = 3, sequence_label: str = "sequence", config_digest: str = "",
-                **params) -> dict[str, Path]:
+                folds: int = 3, sequence_label: str = "sequence", covariates=None,
+                config_digest: str = "", **params) -> dict[str, Path]:
     """Fit GLM-HMMs with each number of ``states`` to one session and select one.
 
     Parameters
@@ -81,6 +99,9 @@ def run_session(raw: str | Path, out_dir: str | Path, *, states=(1, 2, 3, 4, 5),
         Folds of the cross-validation (over sequences, or time blocks for one sequence).
     sequence_label : str
         Events with this label mark the sequences (trials) the recording is cut into.
+    covariates : dict, optional
+        ``{"events": [labels] (default: every label but the sequences'), "lags": bins}``:
+        stimulus kernels as external inputs (``inputs`` then defaults to "both").
     config_digest : str
         Provenance.
     **params
@@ -101,6 +122,8 @@ def run_session(raw: str | Path, out_dir: str | Path, *, states=(1, 2, 3, 4, 5),
 
     accepted = set(inspect.signature(GLMHMM).parameters) - {"n_states"}
     check_known("fit-glmhmm", params, accepted | {"states", "folds", "sequence_label"})
+    if covariates is not None:
+        params.setdefault("inputs", "both")
     states = [int(k) for k in states]
     if len(set(states)) != len(states):
         raise ConfigError(f"fit-glmhmm: states {states} repeat a number of states")
@@ -111,9 +134,12 @@ def run_session(raw: str | Path, out_dir: str | Path, *, states=(1, 2, 3, 4, 5),
         raise InputError(f"{raw}: GLM-HMMs are fitted to spikes or calcium, not {modality}")
     params = {**DEFAULTS[modality], **params}
     parts = [p.load() for p in sequences(ds, label=sequence_label)]
+    covs = _covariates(ds, parts, covariates, raw)
     _log(f"{raw}: {len(parts)} sequences, {sum(p.sizes['time'] for p in parts)} bins, "
-         f"{ds.sizes['channel']} neurons; cross-validating {list(states)} states")
-    best_mean, scores = select_n_states(parts, states, folds, **params)
+         f"{ds.sizes['channel']} neurons"
+         + (f", {covs[0].sizes['covariate']} covariates" if covs else "")
+         + f"; cross-validating {list(states)} states")
+    best_mean, scores = select_n_states(parts, states, folds, covariates=covs, **params)
     best = one_standard_error(scores)
     _log("held-out log-likelihood: " + ", ".join(
         f"K={int(k)} {float(v):.4f}" for k, v in zip(scores["n_states"].values,
@@ -121,10 +147,10 @@ def run_session(raw: str | Path, out_dir: str | Path, *, states=(1, 2, 3, 4, 5),
          + f"; selected K={best}")
     fitted = {}
     for k in states:
-        model = GLMHMM(n_states=int(k), **params).fit(parts)
+        model = GLMHMM(n_states=int(k), **params).fit(parts, covs)
         _log(f"fitted K={int(k)}: {model.n_iter_} EM iterations, converged {model.converged_}")
         params_ds = model.to_xarray()
-        decoded, train_loglik = _decoded(model, parts)
+        decoded, train_loglik = _decoded(model, parts, covs)
         out = xr.merge([params_ds, decoded])
         out.attrs.update(params_ds.attrs, selected=int(k == best), train_loglik=train_loglik)
         provenance.stamp(out, [raw], source=str(ds.attrs.get("source", raw)),
@@ -144,6 +170,7 @@ def run_session(raw: str | Path, out_dir: str | Path, *, states=(1, 2, 3, 4, 5),
                                 for k in scores["n_states"].values},
         "train_loglik": {str(k): m.attrs["train_loglik"] for k, m in fitted.items()},
         "params": {k: v for k, v in params.items()},
+        "covariates": None if covs is None else [str(c) for c in covs[0]["covariate"].values],
         "units": scores.attrs["units"],
         "provenance": {"source": str(ds.attrs.get("source", "")), "inputs": {str(raw): ""},
                        "config_digest": config_digest},

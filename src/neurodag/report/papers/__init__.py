@@ -14,6 +14,9 @@
   simulated from the Cook 2019 connectome (``cache_dir``).
 - ``emg-denoising`` (:mod:`.emg_denoising`): the compact AT-AT-style EMG denoiser against
   band-pass, ICA + ICLabel and a fully connected network over SNR (``checkpoint``).
+- ``ashwood-glmhmm`` (:mod:`.ashwood_glmhmm`): GLM-HMM on simulated choices (Ashwood et al.
+  2022): weights, transitions and states recovered; GLM, lapse model and GLM-HMMs compared
+  by held-out bits per trial.
 
 Each module also has ``compare(out_dir)``: our numbers beside the published ones; and may
 have ``summary(out_dir)``: one paragraph (the claim tested, and whether it reproduces) shown
@@ -34,6 +37,7 @@ PAPERS = {
     "geometric-stability": "geometric_stability",
     "dynamic-connectome": "dynamic_connectome",
     "emg-denoising": "emg_denoising",
+    "ashwood-glmhmm": "ashwood_glmhmm",
 }
 
 

@@ -32,10 +32,10 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
-from scipy.optimize import linear_sum_assignment
 
 from ...errors import InputError
 from ...models.glmhmm import GLMHMM
+from ...models.glmhmm.metrics import balanced_accuracy, match_states
 from ...store import atomic_path, write_json
 from ...synth import spikes
 
@@ -47,22 +47,6 @@ METRICS = ("state_accuracy", "weight_correlation", "adjacency_balanced_accuracy"
 #: A small setting (seconds, not minutes) for tests and smoke runs.
 QUICK = {"train_sizes": (1, 3), "n_test": 2, "n_states": 3, "n_neurons": 6, "n_bins": 500,
          "fit_params": {"max_iter": 25, "n_adam_steps": 10}}
-
-
-def match_states(true_states: np.ndarray, pred_states: np.ndarray, n_states: int):
-    """Fitted state matched to each true state, and the accuracy under that matching."""
-    conf = np.zeros((n_states, n_states))
-    np.add.at(conf, (true_states, pred_states), 1)
-    rows, cols = linear_sum_assignment(conf, maximize=True)
-    perm = np.empty(n_states, dtype=int)
-    perm[rows] = cols
-    return perm, float(conf[rows, cols].sum() / conf.sum())
-
-
-def balanced_accuracy(true: np.ndarray, pred: np.ndarray, classes=(-1, 0, 1)) -> float:
-    """Mean over the classes present in ``true`` of the fraction recovered (recall)."""
-    recalls = [np.mean(pred[true == k] == k) for k in classes if np.any(true == k)]
-    return float(np.mean(recalls))
 
 
 def evaluate(model: GLMHMM, params, test_counts, test_states, oracle=None,
