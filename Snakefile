@@ -16,10 +16,14 @@ configfile: "config/config.yaml"
 from neurodag import config as ndconfig
 from neurodag.errors import ConfigError
 
+_notes = []  # datasets left out: optional sources that match nothing (e.g. no ../shared)
 try:
-    config.update(ndconfig.check(config, schema=os.path.join(workflow.basedir, "config/schema.yaml")))
+    config.update(ndconfig.check(config, schema=os.path.join(workflow.basedir, "config/schema.yaml"),
+                                 notes=_notes))
 except ConfigError as err:
     raise SystemExit(f"neurodag: {err}")
+for _note in _notes:
+    print(f"neurodag: {_note}", file=sys.stderr)
 
 # envs/*.yaml install neurodag from this checkout (pip expands ${NEURODAG_ROOT}).
 os.environ.setdefault("NEURODAG_ROOT", workflow.basedir)

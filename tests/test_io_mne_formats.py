@@ -85,6 +85,10 @@ def test_real_file_ingests_as_mne_reads_it(real_data, tmp_path, name, reader, de
     path = real_data / name
     assert mne_readers.choose(path).name == reader
     reference = getattr(mne.io, reader)(path, **defaults, verbose="error")
+    locs = sorted(path.parent.glob("*.locs"))
+    if locs:  # the EEGLAB channel locations beside the .set name its channels in order
+        mont = mne.channels.read_custom_montage(locs[0])
+        reference.rename_channels(dict(zip(reference.ch_names, mont.ch_names, strict=True)))
     ds = assert_ingest_matches_mne(path, reference, tmp_path / "out")
     assert ds.attrs["reader"] == f"mne.io.{reader}"
 

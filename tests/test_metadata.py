@@ -458,6 +458,10 @@ def test_default_config_nwb_files_are_dandi_clean_and_pass_dandi_validate(
                                      subject=session.subject, session=session.id, metadata=meta)
             else:
                 written = ingest.write(sim.data, out, metadata=meta)
+        elif session.reference is None:   # files, e.g. the EEGLAB recording of ../shared
+            written = ingest.run(list(session.inputs), out, modality=entry["modality"],
+                                 subject=session.subject, session=session.id, metadata=meta,
+                                 **entry["ingest"])
         else:
             written = reference.ingest_session(
                 session.reference, session.id, reference_cache(session.reference), out,

@@ -20,11 +20,14 @@ from neurodag import store
 pytestmark = pytest.mark.e2e
 
 
-def test_default_config_dry_run_plans_every_session(repo_root, tmp_path):
+def test_default_config_dry_run_plans_every_session(repo_root, tmp_path, monkeypatch):
     from neurodag import config
 
     res = snakemake(repo_root, tmp_path, repo_root / "config" / "config.yaml", "--dry-run")
     assert res.returncode == 0, res.stderr[-2000:]
+    # no ../shared beside the working directory: the EEGLAB dataset is left out in one line
+    assert "neurodag: datasets.real_eeg_eeglab: skipped, no file matches" in res.stderr
+    monkeypatch.chdir(tmp_path)   # file globs are relative to the run's working directory
     cfg = config.check(config.load_yaml(repo_root / "config" / "config.yaml"))
     signal = [d for d, e in cfg["datasets"].items() if e["modality"] != "connectome"]
     trials = [d for d in signal if cfg["datasets"][d]["modality"] == "behavior"]

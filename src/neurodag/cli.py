@@ -219,7 +219,10 @@ def _cmd_report_figures(args) -> None:
 def _cmd_check_config(args) -> None:
     from . import config
 
-    cfg = config.check(config.load_yaml(args.config), schema=args.schema)
+    notes: list[str] = []
+    cfg = config.check(config.load_yaml(args.config), schema=args.schema, notes=notes)
+    for line in notes:
+        print(line)
     n = {name: len(config.sessions(cfg, name)) for name in cfg["datasets"]}
     print(f"{args.config}: ok ({len(n)} datasets, {sum(n.values())} sessions)")
 
@@ -306,10 +309,13 @@ def build_parser() -> argparse.ArgumentParser:
                      "precision), atlas, qcfc_min_sessions, qcfc_window_s")
     p.set_defaults(func=_cmd_connectivity)
 
-    p = sub.add_parser("fit-ntf", help="dynamic connectome of a homogenized stack")
-    p.add_argument("input", metavar="HOMOGENIZED.zarr", type=Path)
+    p = sub.add_parser("fit-ntf", help="dynamic connectome of a homogenized stack, or of "
+                                        "fMRI sessions' parcel series")
+    p.add_argument("input", metavar="HOMOGENIZED.zarr|CLEAN_ZARR", type=Path, nargs="+",
+                   help="a homogenized stack, or every fMRI session's clean.zarr")
     p.add_argument("--out", required=True, type=Path, help="folder for rank{r}.nc + metrics.json")
-    _step_options(p, "window_s, step_s, ranks=[2,3,4], rank, n_restarts, community, ...")
+    _step_options(p, "window_s, step_s, ranks=[2,3,4], rank, n_restarts, community, atlas "
+                     "(fMRI), ...")
     p.set_defaults(func=_cmd_fit_ntf)
 
     p = sub.add_parser("train-denoiser", help="train the EMG denoiser; write its checkpoint")

@@ -201,7 +201,7 @@ def session_seed(seed: int, dataset: str, index: int) -> int:
 #: The keys each kind of source takes (besides its own name).
 SOURCE_KEYS = {
     "synthetic": {"sessions", "params"},
-    "files": {"extra"},
+    "files": {"extra", "optional"},
     "bids": {"datatype", "task", "subjects", "sessions", "runs", "extra"},
     "reference": {"sessions"},
 }
@@ -377,7 +377,8 @@ def _as_list(value) -> list:
     return [value] if isinstance(value, str) else list(value)
 
 
-def check(config: Mapping, schema: str | Path | Mapping | None = None) -> dict:
+def check(config: Mapping, schema: str | Path | Mapping | None = None, *,
+          notes: list | None = None) -> dict:
     """Validate a config and return it with defaults filled in.
 
     Parameters
@@ -386,6 +387,8 @@ def check(config: Mapping, schema: str | Path | Mapping | None = None) -> dict:
         The parsed config (e.g. Snakemake's ``config``).
     schema : path or mapping, optional
         The JSON Schema; by default ``config/schema.yaml``.
+    notes : list, optional
+        Receives one line per dataset left out (:func:`drop_absent`).
 
     Returns
     -------
@@ -402,6 +405,9 @@ def check(config: Mapping, schema: str | Path | Mapping | None = None) -> dict:
     if schema is None or isinstance(schema, (str, Path)):
         schema = load_schema(schema)
     out = validate_schema(config, schema)
+    for line in drop_absent(out):
+        if notes is not None:
+            notes.append(line)
     for name, entry in out["datasets"].items():
         _check_dataset(name, entry)
         _fill_step_options(name, entry)
@@ -421,6 +427,24 @@ def check(config: Mapping, schema: str | Path | Mapping | None = None) -> dict:
         except ConfigError as e:
             raise ConfigError(f"config: {e}") from None
     return out
+
+
+def drop_absent(config: dict) -> list[str]:
+    """Remove the datasets whose ``files`` source is ``optional`` and matches nothing (data
+    kept outside the repository, e.g. ``../shared``); one line per dataset left out."""
+    notes = []
+    for name, entry in list(config["datasets"].items()):
+        src = entry["source"]
+        if "files" not in src or not src.get("optional"):
+            continue
+        patterns = _as_list(src["files"])
+        if not any(glob.glob(p) for p in patterns):
+            del config["datasets"][name]
+            notes.append(f"datasets.{name}: skipped, no file matches "
+                         f"{', '.join(map(repr, patterns))} (source.optional)")
+    if not config["datasets"]:
+        raise ConfigError("config: datasets: every dataset is optional and absent")
+    return notes
 
 
 def _check_reader(name: str, entry: Mapping, found: Mapping) -> None:
@@ -470,9 +494,9 @@ def _check_homogenize(name: str, entry: dict, datasets: Mapping) -> None:
 
 #: The modalities each analysis applies to.
 ANALYSIS_MODALITIES = {
-    "glmhmm": ("spikes", "calcium", "behavior"),
+    "glmhmm": ("spikes", "calcium", "behavior", "fmri"),
     "trsa": ("eeg", "meg", "seeg", "ecog", "fmri", "calcium"),
-    "ntf": ("calcium",),
+    "ntf": ("calcium", "fmri"),
     "connectivity": ("fmri",),
 }
 
@@ -483,6 +507,9 @@ def _check_analyses(name: str, entry: dict) -> None:
         if entry["modality"] not in ANALYSIS_MODALITIES[analysis]:
             raise ConfigError(f"{key}: runs on {', '.join(ANALYSIS_MODALITIES[analysis])} "
                               f"datasets, not {entry['modality']}")
+        for name in ("atlas", "components"):   # fMRI parcels (brain states, NTF)
+            if name in options and entry["modality"] != "fmri":
+                raise ConfigError(f"{key}.{name}: for fMRI datasets only")
         if analysis == "trsa" and options["lower"] > options["upper"]:
             raise ConfigError(f"{key}.lower: {options['lower']} is above upper "
                               f"{options['upper']}")
@@ -490,7 +517,8 @@ def _check_analyses(name: str, entry: dict) -> None:
             raise ConfigError(f"{key}.states: {options['states']} repeats a value")
         if analysis == "glmhmm":
             _check_glmhmm(key, entry["modality"], options)
-        if analysis == "ntf" and not entry["homogenize"]["enabled"]:
+        if analysis == "ntf" and entry["modality"] == "calcium" \
+                and not entry["homogenize"]["enabled"]:
             raise ConfigError(f"{key}: factorises the homogenized stack; set "
                               f"datasets.{name}.homogenize.enabled: true")
     if entry.get("denoise") and entry["modality"] != "eeg":

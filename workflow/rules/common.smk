@@ -185,6 +185,13 @@ def trsa_inputs(wc):
     return session_outputs(wc.dataset, f"{analyses(wc.dataset)['trsa']['input']}.zarr")
 
 
+def ntf_inputs(wc):
+    """The homogenized stack (calcium), or every fMRI session's clean.zarr (parcels)."""
+    if modality(wc.dataset) == "fmri":
+        return session_outputs(wc.dataset, "clean.zarr")
+    return f"results/{wc.dataset}/homogenized.zarr"
+
+
 def connectivity_inputs(wc):
     """Every session's clean.zarr, and raw.zarr beside it (QC-FC before denoising)."""
     return {"clean": session_outputs(wc.dataset, "clean.zarr"),

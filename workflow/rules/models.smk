@@ -63,7 +63,7 @@ rule trsa:
 
 rule fit_ntf:
     input:
-        "results/{dataset}/homogenized.zarr",
+        ntf_inputs,
     output:
         directory("results/{dataset}/models/ntf"),
     params:
@@ -77,7 +77,7 @@ rule fit_ntf:
     conda:
         "../../envs/models.yaml"
     shell:
-        "neurodag fit-ntf {input} --out {output} {params.args} > {log} 2>&1"
+        "neurodag fit-ntf {input:q} --out {output} {params.args} > {log} 2>&1"
 
 
 rule train_denoiser:

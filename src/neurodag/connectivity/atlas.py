@@ -16,7 +16,9 @@ offline surface atlas, and parcel-mean time series.
     Channels averaged by their ``region`` coordinate.
 
 Constant channels (medial wall, outside the field of view) are left out of the means;
-parcels with no other channel are dropped and listed.
+parcels with no other channel are dropped and listed. :func:`parcel_series` gives the
+parcel-mean contract of a session, for the models fitted to parcels (brain states, dynamic
+connectome).
 """
 
 from __future__ import annotations
@@ -141,3 +143,50 @@ def centroids(ds: xr.Dataset, labels: np.ndarray, n: int) -> np.ndarray | None:
         if sel.any():
             out[p] = pos[sel].mean(axis=0)
     return out
+
+
+#: Per-frame variables of an fMRI contract carried over to its parcel series.
+FRAME_VARIABLES = ("sample_mask", "framewise_displacement", "std_dvars")
+
+
+def parcel_series(ds: xr.Dataset, atlas: str = "auto") -> tuple[xr.Dataset, Parcels]:
+    """The parcel-mean series of an fMRI contract Dataset, as a contract Dataset.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A session's ``clean.zarr`` (or ``raw.zarr``): ``signal (time, channel)``.
+    atlas : str
+        One of :data:`ATLASES` (see the module docstring).
+
+    Returns
+    -------
+    series : xarray.Dataset
+        ``signal (time, channel)`` with one channel per parcel (``hemisphere``,
+        ``n_channels``, and ``x``/``y``/``z`` centroids when the channels have positions),
+        the frame variables of ``ds`` (:data:`FRAME_VARIABLES`: censoring mask, FD, DVARS)
+        and its attrs, plus ``atlas`` and ``atlas_reference``.
+    parcels : Parcels
+    """
+    x = np.asarray(ds["signal"].values, dtype=np.float64)
+    found = parcels(ds, atlas, np.ptp(x, axis=0) > 0)
+    k = len(found.names)
+    if k < 2:
+        raise InputError(f"{ds.attrs.get('source', 'dataset')}: atlas {found.atlas} gives "
+                         f"{k} parcel(s) with signal; at least 2 are needed")
+    counts = np.bincount(found.labels[found.labels >= 0], minlength=k)
+    coords = {"time": ds["time"].values, "channel": np.asarray(found.names, dtype=object),
+              "channel_type": ("channel", np.full(k, "roi", dtype=object)),
+              "unit": ("channel", np.full(k, str(ds["unit"].values[0]), dtype=object)),
+              "hemisphere": ("channel", np.asarray(found.hemisphere, dtype=object)),
+              "n_channels": ("channel", counts)}
+    where = centroids(ds, found.labels, k)
+    if where is not None:
+        coords.update({c: ("channel", where[:, i]) for i, c in enumerate("xyz")})
+    out = xr.Dataset({"signal": (("time", "channel"), parcel_means(x, found.labels, k))},
+                     coords=coords, attrs={**ds.attrs, "atlas": found.atlas,
+                                           "atlas_reference": found.reference})
+    for v in FRAME_VARIABLES:
+        if v in ds:
+            out[v] = ("time", ds[v].values)
+    return out, found

@@ -7,7 +7,8 @@ Rules, in order:
   (``*.zarr``, EGI ``*.mff``, CTF ``*.ds``, MEF3 ``*.mefd``, a folder of Neuralynx
   ``.ncs`` files, a 4D/BTi folder) are kept whole.
 - Sidecars are recognised by name: ``*electrodes.tsv``, ``*coordsystem.json``,
-  ``*events.tsv``, ``*channels.tsv``, ``*confounds*.tsv``, ``*names.txt``/``*names.csv``.
+  ``*events.tsv``, ``*channels.tsv``, ``*confounds*.tsv``, ``*names.txt``/``*names.csv``,
+  and EEGLAB channel-location files ``*.locs``/``*.loc``/``*.eloc`` (the montage).
   BIDS ``participants.tsv`` and ``*_scans.tsv`` are passed over (the metadata of a
   recording in a BIDS tree is read from the tree, :mod:`neurodag.metadata.bids`).
 - A NIfTI image with more than one volume is a recording; a 3-D image is a brain mask
@@ -64,8 +65,10 @@ BIDS_METADATA = frozenset({"participants.tsv", "participants.json"})
 
 SIDECAR_ROLES = (
     "electrodes", "coordsystem", "events", "channels", "labels_img", "labels_tsv",
-    "confounds", "names", "mask", "other_hemisphere",
+    "confounds", "names", "mask", "other_hemisphere", "montage",
 )
+#: EEGLAB channel-location files (polar coordinates), read by mne.channels.read_custom_montage.
+MONTAGE_EXTENSIONS = frozenset({".locs", ".loc", ".eloc"})
 #: Roles filled only from the inputs, never from the recording's neighbours.
 _EXPLICIT_ONLY = frozenset({"other_hemisphere"})
 _MASK_WORDS = re.compile(r"(?i)mask")
@@ -161,6 +164,8 @@ def _sidecar_role(path: Path) -> str | None:
         return "confounds"
     if stem(path).lower().endswith("names") and suffix in (".txt", ".csv"):
         return "names"
+    if suffix in MONTAGE_EXTENSIONS:
+        return "montage"
     return None
 
 
@@ -300,7 +305,8 @@ def classify(paths) -> dict:
     dict
         ``recording`` (Path) and, each a Path or None, ``electrodes``, ``coordsystem``,
         ``events``, ``channels``, ``labels_img``, ``labels_tsv``, ``confounds``, ``names``,
-        ``mask`` (a brain mask for option ``voxels``), ``other_hemisphere`` (the right
+        ``mask`` (a brain mask for option ``voxels``), ``montage`` (EEGLAB channel
+        locations), ``other_hemisphere`` (the right
         hemisphere of a surface pair; only from the inputs, never looked up).
         Every file that the reader will use is listed, so callers can hash them all.
 

@@ -290,6 +290,9 @@ def read_mne(path: Path, side: dict, *, modality: str | None = None, sfreq: floa
         positions, region = _apply_electrodes(names, positions, side["electrodes"],
                                               side.get("coordsystem"),
                                               use_positions=not in_bids)
+    renamed = None
+    if side.get("montage") is not None and not in_bids:
+        names, positions, renamed = apply_montage(names, positions, types, side["montage"])
     ds = schema.build(
         lazy_data(path, raw, opener), sfreq=file_sfreq, channels=names, channel_types=types,
         modality=modality, units=units, positions=positions, region=region,
@@ -300,6 +303,8 @@ def read_mne(path: Path, side: dict, *, modality: str | None = None, sfreq: floa
         ds.attrs["line_freq"] = float(raw.info["line_freq"])
     if raw.info["bads"]:
         ds.attrs["bad_channels"] = [str(b) for b in raw.info["bads"]]
+    if renamed:
+        ds.attrs["channel_names_source"] = renamed
     ds.attrs["source_files"] = _companions(path, raw)
     ds.attrs["reader"] = _reader_call(path, modality, reader, in_bids)
     from ..metadata.header import annotate_mne
@@ -321,6 +326,44 @@ def _reader_call(path: Path, modality: str | None, options: dict | None, in_bids
     name = "mne_bids.read_raw_bids" if in_bids else choose(path, modality).qualname
     args = ", ".join(f"{k}={v!r}" for k, v in sorted((options or {}).items()))
     return f"{name}({args})" if args else name
+
+
+def apply_montage(names: list[str], positions: np.ndarray, types: list[str], montage: Path):
+    """Positions (m, MNE's head frame) from an EEGLAB channel-location file.
+
+    Channels are matched by name; when no name matches and the file lists as many
+    channels as the recording, by order, and the channels take the file's names: EEGLAB
+    itself reads a location file row by row into ``EEG.chanlocs`` (``pop_chanedit``
+    'load'), which is how a ``.set`` whose channels are called ``EEG 000``... gets its
+    10-20 names (MNE's tests of the EEGLAB tutorial file do the same).
+
+    Returns
+    -------
+    names, positions, renamed
+        ``renamed`` is a one-line note when the channels were renamed by order, else "".
+    """
+    import mne
+
+    try:
+        mont = mne.channels.read_custom_montage(montage)
+    except Exception as e:  # MNE raises several types for malformed location files
+        raise InputError(f"{montage}: not a readable channel-location file ({one_line(e)})") \
+            from None
+    where = mont.get_positions()["ch_pos"]
+    renamed = ""
+    if not set(names) & set(where):
+        if len(mont.ch_names) != len(names):
+            raise InputError(f"{montage}: none of its {len(mont.ch_names)} channel names match "
+                             f"the recording's {len(names)} channels (e.g. {names[:3]})")
+        renamed = (f"renamed in order from {Path(montage).name} (EEGLAB reads a location "
+                   f"file row by row): {names[0]} -> {mont.ch_names[0]}, ...")
+        names = list(mont.ch_names)
+    positions = positions.copy()
+    for i, n in enumerate(names):
+        xyz = np.asarray(where.get(n, (np.nan,) * 3), dtype=np.float64)
+        if types[i] != "stim" and np.isfinite(xyz).all():
+            positions[i] = xyz
+    return names, positions, renamed
 
 
 def _apply_electrodes(names, positions, electrodes: Path, coordsystem: Path | None,

@@ -40,6 +40,11 @@ def plot_session(folder: str | Path, out_dir: str | Path, prefix: str) -> dict[s
         out["weights"] = _weights(model, out_dir / f"{prefix}_glmhmm_weights.png")
     if "input_weights" in model:
         out["kernels"] = _kernels(model, out_dir / f"{prefix}_glmhmm_kernels.png")
+    if "state_mean" in model:   # fMRI brain states
+        from . import brainstates
+
+        out["brainstates"] = brainstates.plot(model, metrics,
+                                              out_dir / f"{prefix}_brain_states.png")
     return out
 
 

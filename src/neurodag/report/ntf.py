@@ -104,3 +104,30 @@ def plot_factors(ds: xr.Dataset, path, max_factors: int = 8) -> Path:
         axes[-1, 1].set_xlabel(xlabel)
         style.save(fig, path)
     return path
+
+
+def plot_motion(ds: xr.Dataset, path) -> Path:
+    """Each factor's temporal loading against the windows' mean framewise displacement
+    (the first session's), with their Pearson r (``fd_correlation``); windows left mostly
+    censored (not factorised) are gaps."""
+    from . import style
+
+    path = Path(path)
+    x, xlabel = _x_axis(ds)
+    fd = ds["window_fd"].values[0]
+    seen = ds["window_observed"].values[0].astype(bool) if "window_observed" in ds else True
+    r = ds.attrs["fd_correlation"]
+    n = ds.sizes["factor"]
+    with style.figure(10.0, 1.7 * n + 0.6) as fig:
+        axes = fig.subplots(n, 1, squeeze=False, sharex=True)[:, 0]
+        for k, ax in enumerate(axes):
+            ax.plot(x, np.where(seen, ds["temporal"].values[k], np.nan), color="#1d3557",
+                    lw=1.2)
+            ax.set_ylabel(f"factor {k}")
+            twin = ax.twinx()
+            twin.plot(x, fd, color="#e63946", lw=0.9)
+            twin.set_ylabel("FD (mm)", color="#e63946", fontsize=7)
+            ax.set_title(f"r(loading, FD) = {r[k]:.2f}", fontsize=8, loc="left")
+        axes[-1].set_xlabel(xlabel)
+        style.save(fig, path)
+    return path

@@ -108,33 +108,51 @@ def glmhmm(path: Path, fig_dir: Path, link: str) -> dict:
 
     if (path / "pooled" / "metrics.json").is_file():
         return glmhmm_pooled(path / "pooled", fig_dir, link)
-    made, rows = {}, []
+    made, rows, fmri = {}, [], None
     for folder in sorted(p for p in path.iterdir() if (p / "metrics.json").is_file()):
         m = read_json(folder / "metrics.json", "metrics.json")
         for key, fig in figs.plot_session(folder, fig_dir, folder.name).items():
             made[f"{folder.name}/{key}"] = fig
         k = str(m["selected_n_states"])
         ll = m["heldout_loglik_mean"]
+        st = m.get("states", {})
         rows.append([m["session"], m["n_neurons"], m["n_sequences"], m["n_bins"],
                      m["selected_n_states"], f"{ll[k]:.4f}",
-                     f"{(ll[k] - ll['1']) / np.log(2):+.4f}" if "1" in ll else ""])
+                     f"{(ll[k] - ll['1']) / np.log(2):+.4f}" if "1" in ll else "",
+                     _per_state(st.get("occupancy"), "{:.2f}"),
+                     _per_state(st.get("dwell_mean_s"), "{:.3g}")])
         inputs = m["params"].get("inputs", "coupling")
         covariates = m.get("covariates") or []
+        fmri = m.get("fmri") or fmri
     return {
         "title": "GLM-HMM", "anchor": "glmhmm",
         "text": "Hidden-state GLMs of each session: the number of states chosen by "
                 "cross-validated held-out log-likelihood (per bin and neuron; 1 state is the "
                 "plain GLM), the decoded states, the coupling weights of each state and its "
-                "weights on the external covariates (stimulus kernels).",
+                "weights on the external covariates (stimulus kernels)."
+                + ("" if fmri is None else
+                   f" fMRI brain states: a Gaussian HMM (a mean and variance per state, no "
+                   f"coupling) of the {fmri['components']} leading principal components of "
+                   f"{fmri['n_parcels']} parcels ({fmri['atlas']}), censored volumes left "
+                   "out of the likelihood; occupancy and dwell times over the kept volumes."),
         "facts": [("sessions", len(rows))] + ([
             ("inputs", inputs),
             ("covariates", _covariate_names(covariates) or "none")] if rows else []),
-        "table": {"columns": ["session", "neurons", "sequences", "bins", "states",
+        "table": {"columns": ["session", "neurons" if fmri is None else "components",
+                              "sequences", "bins", "states",
                               "held-out log-likelihood per bin and neuron",
-                              "over the 1-state GLM (bits per bin and neuron)"],
+                              "over the 1-state GLM (bits per bin and neuron)",
+                              "occupancy per state", "mean dwell per state (s)"],
                   "rows": rows},
         "figures": _figures(made, link),
     }
+
+
+def _per_state(values, fmt: str) -> str:
+    """``0.41, 0.14, 0.45``: one value per state ("-" for a state never visited)."""
+    if not values:
+        return ""
+    return ", ".join("-" if v is None else fmt.format(v) for v in values)
 
 
 def _covariate_names(names: list[str]) -> str:
@@ -181,32 +199,51 @@ def glmhmm_pooled(path: Path, fig_dir: Path, link: str) -> dict:
 
 
 def trsa(path: Path, fig_dir: Path, link: str) -> dict:
-    """Topological RSA of the dataset (``models/trsa/``: ``trsa.nc``, ``metrics.json``)."""
+    """Topological RSA of the dataset (``models/trsa/``: ``trsa.nc``, ``metrics.json``): what
+    each RDM covers (regions, scalp quadrants, time windows), what was identified, and why
+    not when nothing was."""
     from ..store import read_netcdf
-    from .papers.trsa import plot_report
+    from .papers.trsa import plot_lu_map, plot_rdm_panels
 
     results = read_netcdf(path / "trsa.nc")
     metrics = read_json(path / "metrics.json", "metrics.json")
-    pngs = plot_report(results, fig_dir)
-    keys = ("n_rdms", "n_conditions", "chance", "accuracy_rdm", "accuracy_gt",
-            "accuracy_geodesic", "best_lu")
-    facts = [(k.replace("_", " "), metrics[k]) for k in keys if k in metrics]
-    stab = [v for v in metrics.get("geometric_stability", {}).values() if v is not None]
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    figs = [(plot_rdm_panels(results, fig_dir / "trsa_rdms.png"),
+             f"RDMs ({metrics.get('layout', '')}; the first six): raw "
+             f"{metrics.get('metric', '')} distance, geo-topological transform GT("
+             f"{metrics.get('lower')}, {metrics.get('upper')}) and geodesic variant.")]
+    what = metrics.get("identified") or ""
+    if "accuracy" in results:
+        figs.append((plot_lu_map(results["accuracy"], fig_dir / "trsa_lu_accuracy.png",
+                                 title=f"{what or 'region'} identification across recordings"),
+                     f"Leave-one-recording-out identification of the {what or 'region'} of "
+                     "each RDM over the (l, u) grid of GT."))
+    facts = [("layout", metrics.get("layout", "")),
+             ("identified", what or "nothing"),
+             ("RDMs", metrics.get("n_rdms", results.sizes["rdm"])),
+             ("conditions", metrics.get("n_conditions", results.sizes["condition"]))]
+    for k in ("chance", "accuracy_rdm", "accuracy_gt", "accuracy_geodesic", "best_lu"):
+        if k in metrics:
+            v = metrics[k]
+            facts.append((k.replace("_", " "), f"{v:.3f}" if isinstance(v, float) else v))
+    stab = {k: v for k, v in metrics.get("geometric_stability", {}).items() if v is not None}
     if stab:
-        facts.append(("geometric stability (Shesha, mean over sessions)",
-                      f"{np.mean(stab):.3f}"))
-    captions = {"trsa_rdms.png": "RDMs per session and region: raw, geo-topological "
-                                 "transform and geodesic variant.",
-                "trsa_lu_accuracy.png": "Region identification across sessions "
-                                        "(leave one session out) over the (l, u) grid."}
+        facts.append(("geometric stability (Shesha)",
+                      ", ".join(f"{k} {v:.3f}" for k, v in stab.items())))
+    rel = {k: v for k, v in metrics.get("rdm_reliability", {}).items() if v is not None}
+    if rel:
+        facts.append(("RDM reliability across recordings (Spearman)",
+                      ", ".join(f"{k} {v:.3f}" for k, v in rel.items())))
+    if metrics.get("note"):
+        facts.append(("not computed", metrics["note"]))
     return {
         "title": "Topological RSA", "anchor": "trsa",
         "text": "Representational dissimilarity matrices of condition patterns, their "
-                "geo-topological transforms, and whether a region's geometry identifies it "
-                "across sessions.",
+                "geo-topological transforms, and whether an RDM's geometry identifies its "
+                "region or time window across recordings (where that is defined).",
         "facts": facts, "table": None,
-        "figures": [{"src": f"{link}/{quote(p.name)}", "json": None,
-                     "caption": captions.get(p.name, p.stem)} for p in pngs],
+        "figures": [{"src": f"{link}/{quote(p.name)}", "json": None, "caption": c}
+                    for p, c in figs],
     }
 
 
@@ -219,22 +256,52 @@ def ntf(path: Path, fig_dir: Path, link: str) -> dict:
     results = {int(p.stem[4:]): read_netcdf(p) for p in sorted(path.glob("rank*.nc"))}
     pngs = model.plot_report(results, metrics, fig_dir)
     chosen = results[int(metrics["rank"])]
+    fd_r = metrics.get("fd_correlation")
     rows = []
     for r in range(chosen.sizes["factor"]):
         labels = chosen["community"].isel(factor=r).values if "community" in chosen else []
         rows.append([r, len(set(labels.tolist())) if len(labels) else "",
+                     _community_sizes(chosen, r),
                      ", ".join(f"{float(v):.2f}"
-                               for v in chosen["animal_loading"].isel(factor=r).values)])
+                               for v in chosen["animal_loading"].isel(factor=r).values)]
+                    + ([("" if fd_r[r] is None else f"{fd_r[r]:+.3f}")] if fd_r else []))
+    facts = [("selected rank", metrics["rank"]), ("ranks fitted", len(results)),
+             ("nodes", f"{metrics['n_neurons']}" + (
+                 f" parcels ({metrics['atlas']['name']}: {metrics['atlas']['reference']})"
+                 if "atlas" in metrics else " neurons")),
+             ("windows", f"{metrics['n_windows']} of {chosen.attrs['window']} samples every "
+                         f"{chosen.attrs['step']}")]
+    if fd_r:
+        facts.append(("temporal loading vs framewise displacement (Pearson r, per factor)",
+                      ", ".join("-" if v is None else f"{v:+.3f}" for v in fd_r)))
     return {
         "title": "Dynamic functional connectome", "anchor": "ntf",
-        "text": "Co-fluctuation affinities of neuron pairs in sliding windows, factorised into "
-                "affinity patterns with temporal and animal loadings (non-negative CP), and "
-                "communities of each pattern (Leiden).",
-        "facts": [("selected rank", metrics["rank"]), ("ranks fitted", len(results))],
-        "table": {"columns": ["factor", "communities", "animal loadings"], "rows": rows},
+        "text": "Co-fluctuation affinities of node pairs (neurons, or fMRI parcels) in sliding "
+                "windows, factorised into affinity patterns with temporal and animal loadings "
+                "(non-negative CP), and communities of each pattern (Leiden); for fMRI, each "
+                "factor's temporal loading against the head motion of its windows.",
+        "facts": facts,
+        "table": {"columns": ["factor", "communities", "community sizes", "animal loadings"]
+                  + (["r with FD"] if fd_r else []), "rows": rows},
         "figures": [{"src": f"{link}/{quote(p.name)}", "json": None, "caption": p.stem
                      .replace("ntf_", "").replace("_", " ")} for p in pngs],
     }
+
+
+def _community_sizes(ds: xr.Dataset, factor: int, shown: int = 8) -> str:
+    """``12 (lh 7, rh 5), 9, ...``: members per community of one factor, largest first, with
+    the hemispheres of fMRI parcels (``lh-ico2-...``) when the names carry them."""
+    labels = ds["community"].isel(factor=factor).values
+    names = ds["neuron"].values.astype(str)
+    parts = []
+    for c in sorted(set(labels.tolist()) - {-1}, key=lambda c: -int((labels == c).sum())):
+        members = names[labels == c]
+        hemis = sorted({n[:2] for n in members if n[:3] in ("lh-", "rh-")})
+        split = (" (" + ", ".join(f"{h} {sum(n.startswith(h) for n in members)}"
+                                  for h in hemis) + ")") if hemis else ""
+        parts.append(f"{members.size}{split}")
+    more = f", ... ({len(parts)})" if len(parts) > shown else ""
+    return ", ".join(parts[:shown]) + more
 
 
 def denoised(path: Path, fig_dir: Path, link: str) -> dict:

@@ -28,13 +28,17 @@ from ...errors import ConfigError, InputError
 DEFAULTS = {
     "spikes": {"emission": "poisson", "link": "softplus"},
     "calcium": {"emission": "gaussian", "link": "identity"},
+    # brain states: a Gaussian HMM (state means and variances; no coupling) of the leading
+    # principal components of the parcel series (:mod:`.brainstates`)
+    "fmri": {"emission": "gaussian", "link": "identity", "inputs": "covariates"},
 }
 
 
-def _decoded(model, parts: list[xr.DataArray], covs=None) -> tuple[xr.Dataset, float]:
+def _decoded(model, parts: list[xr.DataArray], covs=None, masks=None
+             ) -> tuple[xr.Dataset, float]:
     """Viterbi path and posteriors of every sequence, on one concatenated time axis, and the
     log-likelihood per bin and neuron (one inference pass)."""
-    paths, probs, loglik = model.decode(parts, covs)
+    paths, probs, loglik = model.decode(parts, covs, masks)
     paths = paths if isinstance(paths, list) else [paths]
     probs = probs if isinstance(probs, list) else [probs]
     time = np.concatenate([p["time"].values for p in parts])
@@ -44,6 +48,26 @@ def _decoded(model, parts: list[xr.DataArray], covs=None) -> tuple[xr.Dataset, f
          "posterior": (("time", "state"), np.concatenate(probs))},
         coords={"time": time, "sequence": ("time", seq)},
     ), loglik
+
+
+def _with_parcels(out: xr.Dataset, fmri: dict, k: int) -> xr.Dataset:
+    """The model's states in parcel space: ``state_mean`` (state, parcel), the mean z-scored
+    parcel signal of the kept volumes in each state, and the PCA ``loadings``."""
+    from .brainstates import state_means
+
+    parcel = {"parcel": np.asarray(fmri["parcels"], dtype=object),
+              "hemisphere": ("parcel", np.asarray(fmri["hemisphere"], dtype=object))}
+    means = state_means(out["state_path"].values, fmri["z"], fmri["keep"], k)
+    return out.assign(
+        state_mean=xr.DataArray(means, dims=("state", "parcel"), coords=parcel, attrs={
+            "units": "z", "description": "mean z-scored parcel signal over the kept volumes "
+                                         "the Viterbi path assigns to the state"}),
+        loadings=xr.DataArray(fmri["loadings"], dims=("component", "parcel"),
+                              coords={"component": list(out["post"].values)
+                                      if "post" in out.coords else
+                                      [f"pc{i + 1}" for i in range(len(fmri["loadings"]))],
+                                      **parcel}),
+        kept=("time", fmri["keep"]))
 
 
 def _log(message: str) -> None:
@@ -83,7 +107,8 @@ def _covariates(ds, parts, spec, where):
 
 def run_session(raw: str | Path, out_dir: str | Path, *, states=(1, 2, 3, 4, 5),
                 folds: int = 3, sequence_label: str = "sequence", covariates=None,
-                config_digest: str = "", **params) -> dict[str, Path]:
+                atlas: str = "auto", components: int = 5, config_digest: str = "",
+                **params) -> dict[str, Path]:
     """Fit GLM-HMMs with each number of ``states`` to one session and select one.
 
     Parameters
@@ -102,6 +127,9 @@ def run_session(raw: str | Path, out_dir: str | Path, *, states=(1, 2, 3, 4, 5),
     covariates : dict, optional
         ``{"events": [labels] (default: every label but the sequences'), "lags": bins}``:
         stimulus kernels as external inputs (``inputs`` then defaults to "both").
+    atlas, components : str, int
+        fMRI: the parcels and the number of their principal components the brain states
+        are fitted to (:mod:`.brainstates`); censored volumes are missing values.
     config_digest : str
         Provenance.
     **params
@@ -131,15 +159,31 @@ def run_session(raw: str | Path, out_dir: str | Path, *, states=(1, 2, 3, 4, 5),
     ds = store.read_signal(raw)
     modality = ds.attrs["modality"]
     if modality not in DEFAULTS:
-        raise InputError(f"{raw}: GLM-HMMs are fitted to spikes or calcium, not {modality}")
+        raise InputError(f"{raw}: GLM-HMMs are fitted to spikes, calcium or fMRI, not "
+                         f"{modality}")
     params = {**DEFAULTS[modality], **params}
-    parts = [p.load() for p in sequences(ds, label=sequence_label)]
+    masks, fmri = None, None
+    if modality == "fmri":
+        from .brainstates import fmri_inputs
+
+        X, mask, fmri = fmri_inputs(ds.load(), atlas, components,
+                                    params.get("random_state", 0) or 0)
+        parts, masks = [X], [mask]
+        _log(f"{raw}: {len(fmri['parcels'])} parcels ({fmri['atlas']}), {components} "
+             f"principal components ({100 * fmri['explained'].sum():.1f} % of the variance), "
+             f"{int(fmri['keep'].sum())} of {X.sizes['time']} volumes kept")
+    else:
+        parts = [p.load() for p in sequences(ds, label=sequence_label)]
     covs = _covariates(ds, parts, covariates, raw)
+    if params.get("inputs") == "covariates" and covs is None:
+        covs = [xr.DataArray(np.zeros((p.sizes["time"], 0)), dims=("time", "covariate"))
+                for p in parts]  # no regressors: the states' means (and variances) only
     _log(f"{raw}: {len(parts)} sequences, {sum(p.sizes['time'] for p in parts)} bins, "
-         f"{ds.sizes['channel']} neurons"
+         f"{parts[0].sizes['channel']} {'components' if fmri else 'neurons'}"
          + (f", {covs[0].sizes['covariate']} covariates" if covs else "")
          + f"; cross-validating {list(states)} states")
-    best_mean, scores = select_n_states(parts, states, folds, covariates=covs, **params)
+    best_mean, scores = select_n_states(parts, states, folds, covariates=covs, mask=masks,
+                                        **params)
     best = one_standard_error(scores)
     _log("held-out log-likelihood: " + ", ".join(
         f"K={int(k)} {float(v):.4f}" for k, v in zip(scores["n_states"].values,
@@ -147,23 +191,32 @@ def run_session(raw: str | Path, out_dir: str | Path, *, states=(1, 2, 3, 4, 5),
          + f"; selected K={best}")
     fitted = {}
     for k in states:
-        model = GLMHMM(n_states=int(k), **params).fit(parts, covs)
+        model = GLMHMM(n_states=int(k), **params).fit(parts, covs, masks)
         _log(f"fitted K={int(k)}: {model.n_iter_} EM iterations, converged {model.converged_}")
         params_ds = model.to_xarray()
-        decoded, train_loglik = _decoded(model, parts, covs)
+        decoded, train_loglik = _decoded(model, parts, covs, masks)
         out = xr.merge([params_ds, decoded])
+        if fmri is not None:
+            out = _with_parcels(out, fmri, int(k))
         out.attrs.update(params_ds.attrs, selected=int(k == best), train_loglik=train_loglik)
         provenance.stamp(out, [raw], source=str(ds.attrs.get("source", raw)),
                          config_digest=config_digest)
         fitted[k] = out
     mean = scores.mean("fold")
+    chosen = fitted[best]
+    keep = np.concatenate(masks)[:, 0] if masks else np.ones(chosen.sizes["time"], bool)
+    from .brainstates import occupancy_dwell
+
+    states_summary = occupancy_dwell(chosen["state_path"].values, keep,
+                                     chosen["sequence"].values, int(best),
+                                     1.0 / float(ds.attrs["sfreq"]))
     metrics = {
         "session": raw.parent.name, "modality": modality, "selected_n_states": int(best),
         "best_mean_n_states": int(best_mean),
         "selection_rule": "fewest states within one standard error (of the paired per-fold "
                           "differences) of the best mean held-out log-likelihood",
         "n_sequences": len(parts), "n_bins": int(sum(p.sizes["time"] for p in parts)),
-        "n_neurons": int(ds.sizes["channel"]), "folds_over": scores.attrs["folds_over"],
+        "n_neurons": int(parts[0].sizes["channel"]), "folds_over": scores.attrs["folds_over"],
         "heldout_loglik": {str(int(k)): scores.sel(n_states=k).values.tolist()
                            for k in scores["n_states"].values},
         "heldout_loglik_mean": {str(int(k)): float(mean.sel(n_states=k))
@@ -172,6 +225,12 @@ def run_session(raw: str | Path, out_dir: str | Path, *, states=(1, 2, 3, 4, 5),
         "params": {k: v for k, v in params.items()},
         "covariates": None if covs is None else [str(c) for c in covs[0]["covariate"].values],
         "units": scores.attrs["units"],
+        "states": states_summary,
+        **({} if fmri is None else {"fmri": {
+            "atlas": fmri["atlas"], "atlas_reference": fmri["atlas_reference"],
+            "n_parcels": len(fmri["parcels"]), "components": int(components),
+            "explained_variance": [float(v) for v in fmri["explained"]],
+            "n_volumes": int(keep.size), "n_kept": int(keep.sum())}}),
         "provenance": {"source": str(ds.attrs.get("source", "")), "inputs": {str(raw): ""},
                        "config_digest": config_digest},
     }

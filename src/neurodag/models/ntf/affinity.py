@@ -40,7 +40,11 @@ Missing data are not imputed:
   in that animal, and ``pair_observed[p, a]`` is False so that the factorization gives
   those entries zero weight;
 - a window that is not wholly inside an animal's valid span is not computed (0) and
-  ``window_observed[w, a]`` is False (zero weight).
+  ``window_observed[w, a]`` is False (zero weight);
+- censored samples (``sample_masks``, e.g. fMRI volumes censored for motion): a derivative
+  sample whose filter reaches a censored sample is left out of the RMS and of the window
+  means (which average the remaining samples); a window with fewer than half its samples
+  left is not observed.
 """
 
 from __future__ import annotations
@@ -86,7 +90,17 @@ def pairs_to_matrix(values: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def derivative(x: np.ndarray, smooth: int | None = 5) -> np.ndarray:
+def usable(sample_mask: np.ndarray, smooth: int | None = 5) -> np.ndarray:
+    """Derivative samples whose filter support (``smooth`` samples, or the central
+    difference's 3) holds no censored sample (``sample_mask`` False)."""
+    keep = np.asarray(sample_mask, dtype=bool)
+    half = (int(smooth) if smooth is not None else 3) // 2
+    bad = np.convolve(~keep, np.ones(2 * half + 1), mode="same") > 0
+    return ~bad
+
+
+def derivative(x: np.ndarray, smooth: int | None = 5, keep: np.ndarray | None = None
+               ) -> np.ndarray:
     """Time derivative (per sample) of ``(time, neuron)`` traces, scaled to unit RMS per neuron.
 
     Parameters
@@ -95,6 +109,8 @@ def derivative(x: np.ndarray, smooth: int | None = 5) -> np.ndarray:
     smooth : int or None
         Odd length (samples) of the quadratic Savitzky-Golay derivative filter, or None for
         central differences.
+    keep : ndarray of bool (n_times,), optional
+        Samples that count (:func:`usable`); the others are set to 0 and left out of the RMS.
 
     Returns
     -------
@@ -106,7 +122,10 @@ def derivative(x: np.ndarray, smooth: int | None = 5) -> np.ndarray:
         d = np.gradient(x, axis=0) if x.shape[0] > 1 else np.zeros_like(x)
     else:
         d = savgol_filter(x, int(smooth), polyorder=2, deriv=1, axis=0, mode="interp")
-    rms = np.sqrt(np.mean(d * d, axis=0))
+    if keep is not None:
+        d = np.where(np.asarray(keep, dtype=bool)[:, None], d, 0.0)
+    n = x.shape[0] if keep is None else max(int(np.sum(keep)), 1)
+    rms = np.sqrt(np.sum(d * d, axis=0) / n)
     # 1e-12 of the largest scale: a constant trace's derivative is round-off, not signal
     flat = rms <= 1e-12 * max(float(rms.max(initial=0.0)), 1e-300)
     return np.where(flat, 0.0, d / np.where(flat, 1.0, rms))
@@ -142,7 +161,8 @@ def check_window(window, step, n_times_max: int, where: str = "ntf") -> tuple[in
 
 def affinity_tensor(traces: list[np.ndarray], masks: np.ndarray, *, window: int,
                     step: int | None = None, smooth: int | None = 5,
-                    names: list[str] | None = None) -> AffinityTensor:
+                    names: list[str] | None = None,
+                    sample_masks: list[np.ndarray] | None = None) -> AffinityTensor:
     """Affinities of every neuron pair, window and animal (the kernel of the module docstring).
 
     Parameters
@@ -158,6 +178,8 @@ def affinity_tensor(traces: list[np.ndarray], masks: np.ndarray, *, window: int,
         Savitzky-Golay length for the derivative (:func:`derivative`).
     names : list of str, optional
         Animal names for messages.
+    sample_masks : list of ndarray of bool, optional
+        Per animal, the samples that were not censored (module docstring).
 
     Returns
     -------
@@ -183,12 +205,16 @@ def affinity_tensor(traces: list[np.ndarray], masks: np.ndarray, *, window: int,
     values = np.zeros((iu.size, starts.size, n_animals))
     window_observed = np.zeros((starts.size, n_animals), bool)
     for a, x in enumerate(traces):
-        u = derivative(x, smooth) * masks[a][None, :]
+        keep = None if sample_masks is None else usable(sample_masks[a], smooth)
+        u = derivative(x, smooth, keep) * masks[a][None, :]
         for w, s in enumerate(starts):
             if s + window > x.shape[0]:
                 break
+            n_used = window if keep is None else int(keep[s:s + window].sum())
+            if 2 * n_used < window:
+                continue  # mostly censored: not observed
             seg = u[s:s + window]
-            cov = seg.T @ seg / window
+            cov = seg.T @ seg / n_used
             values[:, w, a] = np.maximum(cov[iu, ju], 0.0)
             window_observed[w, a] = True
     pair_observed = masks[:, iu].T & masks[:, ju].T

@@ -190,7 +190,8 @@ class DynamicConnectome:
         self.animals_ = list(animals)
         t0 = time.perf_counter()
         ten = affinity_tensor(traces, mask, window=self.window, step=self.step,
-                              smooth=self.smooth, names=animals)
+                              smooth=self.smooth, names=animals,
+                              sample_masks=_sample_masks(recordings, traces))
         self.tensor_info_ = {"shape": list(ten.shape), "window": ten.window, "step": ten.step,
                              "affinity_seconds": time.perf_counter() - t0}
         self.window_start_ = ten.starts
@@ -202,7 +203,7 @@ class DynamicConnectome:
                     n_iter_max=self.n_iter_max, tol=self.tol)
         if not ten.pair_observed.all() or not ten.window_observed.all():
             self.tensor_info_["observed_fraction"] = float(
-                np.einsum("pa,wa->", ten.pair_observed, ten.window_observed) / np.prod(ten.shape))
+                np.einsum("pa,wa->", ten.pair_observed.astype(float), ten.window_observed.astype(float)) / np.prod(ten.shape))
         else:
             opts.update(m0=None, m1=None)
         t0 = time.perf_counter()
@@ -297,6 +298,33 @@ class DynamicConnectome:
         return ds
 
 
+def _sample_masks(recordings, traces) -> list[np.ndarray] | None:
+    """The stack's ``sample_mask`` (session, time) over each session's valid span."""
+    if not isinstance(recordings, xr.Dataset) or "sample_mask" not in recordings:
+        return None
+    m = np.asarray(recordings["sample_mask"].values, dtype=bool)
+    return [m[k, :len(x)] for k, x in enumerate(traces)]
+
+
+def window_means(stacked: xr.Dataset, name: str, starts, window: int) -> np.ndarray:
+    """``(session, window)`` mean of a per-sample variable (session, time) over each window."""
+    v = np.asarray(stacked[name].values, dtype=np.float64)
+    return np.stack([[np.nanmean(row[s:s + window]) if np.isfinite(row[s:s + window]).any()
+                      else np.nan for s in starts] for row in v])
+
+
+def motion_correlation(temporal: np.ndarray, fd: np.ndarray, observed: np.ndarray) -> list:
+    """Pearson r of each factor's temporal loading (factor, window) with the windows' mean
+    framewise displacement, over the observed windows with an FD (None when undefined)."""
+    ok = observed & np.isfinite(fd)
+    out = []
+    for t in temporal:
+        a, b = t[ok], fd[ok]
+        out.append(float(np.corrcoef(a, b)[0, 1]) if ok.sum() > 2 and np.ptp(a) > 0
+                   and np.ptp(b) > 0 else None)
+    return out
+
+
 def _from_stack(ds: xr.Dataset):
     need = {"activity", "mask", "valid"}
     missing = sorted(need - set(ds.data_vars))
@@ -368,6 +396,8 @@ def run(stacked: xr.Dataset, progress=None, **options) -> tuple[dict[int, xr.Dat
     for ds in results.values():
         ds.attrs.update(source=str(stacked.attrs.get("source", "memory")),
                         source_sha256=str(stacked.attrs.get("source_sha256", "")))
+    if "framewise_displacement" in stacked:
+        _add_motion(stacked, model, results)
     metrics = {
         "rank": int(model.rank_),
         "curve": model.rank_curve_,
@@ -380,7 +410,28 @@ def run(stacked: xr.Dataset, progress=None, **options) -> tuple[dict[int, xr.Dat
         "options": {k: (list(v) if isinstance(v, range) else v)
                     for k, v in model.__dict__.items() if k in OPTIONS},
     }
+    if "framewise_displacement" in stacked:
+        sel = results[model.rank_]
+        metrics["fd_correlation"] = [None if np.isnan(v) else float(v)
+                                     for v in sel.attrs["fd_correlation"]]
+        metrics["fd_session"] = str(sel.attrs["fd_session"])
     return results, metrics
+
+
+def _add_motion(stacked: xr.Dataset, model: DynamicConnectome, results: dict) -> None:
+    """Each window's mean framewise displacement, and its correlation with every factor's
+    temporal loading (in the first session's windows: temporal loadings are shared by all
+    sessions), into every rank's Dataset."""
+    ten = model._tensor
+    fd = window_means(stacked, "framewise_displacement", ten.starts, ten.window)
+    for ds in results.values():
+        ds["window_fd"] = (("animal", "window"), fd, {
+            "units": "mm", "description": "mean framewise displacement over the window"})
+        ds["window_observed"] = (("animal", "window"), ten.window_observed.T.copy(), {
+            "description": "False: the window is mostly censored and was not factorised"})
+        r = motion_correlation(ds["temporal"].values, fd[0], ten.window_observed[:, 0])
+        ds.attrs["fd_correlation"] = [np.nan if v is None else v for v in r]
+        ds.attrs["fd_session"] = str(model.animals_[0])
 
 
 def plot_report(results: dict[int, xr.Dataset], metrics: dict, out_dir) -> list:
@@ -400,6 +451,10 @@ def plot_report(results: dict[int, xr.Dataset], metrics: dict, out_dir) -> list:
         paths.append(plot_rank_curve(metrics["curve"], metrics["rank"],
                                      out_dir / "ntf_rank_selection.png"))
     paths.append(plot_factors(results[metrics["rank"]], out_dir / "ntf_factors.png"))
+    if "window_fd" in results[metrics["rank"]]:
+        from ...report.ntf import plot_motion
+
+        paths.append(plot_motion(results[metrics["rank"]], out_dir / "ntf_motion.png"))
     return paths
 
 

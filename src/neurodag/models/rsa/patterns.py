@@ -303,6 +303,21 @@ def condition_patterns(ds: xr.Dataset, **options) -> xr.DataArray:
     raise InputError(f"{_where(ds)}: no condition patterns for modality {modality!r}")
 
 
+#: Channels with known positions needed to split the scalp into quadrants.
+MIN_POSITIONED = 4
+
+
+def _positions(ds: xr.Dataset | None, chans: np.ndarray):
+    """``(x, y, finite)`` of the channels, or None when fewer than :data:`MIN_POSITIONED`
+    have both (a BIDS EEG without electrodes.tsv has all-NaN positions)."""
+    if ds is None or not {"x", "y"} <= set(ds.coords):
+        return None
+    x = np.asarray(ds["x"].sel(channel=chans).values, dtype=np.float64)
+    y = np.asarray(ds["y"].sel(channel=chans).values, dtype=np.float64)
+    ok = np.isfinite(x) & np.isfinite(y)
+    return (x, y, ok) if ok.sum() >= MIN_POSITIONED else None
+
+
 def region_map(patterns: xr.DataArray, regions="auto", *, positions: xr.Dataset | None = None,
                min_channels: int = 3) -> dict[str, list[str]]:
     """Channel groups to compute one RDM each on.
@@ -311,12 +326,13 @@ def region_map(patterns: xr.DataArray, regions="auto", *, positions: xr.Dataset 
     ----------
     patterns : xarray.DataArray
         From :func:`condition_patterns`.
-    regions : "auto", "region", "quadrant", mapping or None
+    regions : "auto", "region", "quadrant", "all", mapping or None
         ``"region"``: the contract's ``region`` coordinate; ``"quadrant"``: sensors split at
         the median x (left/right) and y (posterior/anterior) of their positions (taken
-        from ``positions``); ``"auto"``: ``"region"`` if present, else ``"quadrant"`` if
-        positions are known, else one group; a mapping ``{name: [channels]}``; ``None``: one
-        group ``"all"``.
+        from ``positions``; channels without one are left out); ``"auto"``: ``"region"`` if
+        present, else ``"quadrant"`` if at least :data:`MIN_POSITIONED` channels have
+        positions, else one group; a mapping ``{name: [channels]}``; ``"all"`` or ``None``:
+        one group ``"all"``.
     positions : xarray.Dataset, optional
         The contract Dataset (for its ``x``/``y`` coordinates).
     min_channels : int
@@ -333,7 +349,10 @@ def region_map(patterns: xr.DataArray, regions="auto", *, positions: xr.Dataset 
         if bad:
             raise InputError(f"trsa regions: channel(s) {bad[:5]} not among the data channels")
         return {str(k): [str(c) for c in v] for k, v in sorted(regions.items())}
-    has_pos = positions is not None and {"x", "y"} <= set(positions.coords)
+    xy = _positions(positions, chans)
+    has_pos = xy is not None
+    if regions == "all":
+        regions = None
     if regions == "auto":
         regions = "region" if "region" in patterns.coords else ("quadrant" if has_pos else None)
     if regions is None:
@@ -344,10 +363,9 @@ def region_map(patterns: xr.DataArray, regions="auto", *, positions: xr.Dataset 
         reg = patterns["region"].values.astype(str)
     elif regions == "quadrant":
         if not has_pos:
-            raise InputError("trsa regions='quadrant': the dataset has no channel positions")
-        x = positions["x"].sel(channel=chans).values
-        y = positions["y"].sel(channel=chans).values
-        ok = np.isfinite(x) & np.isfinite(y)
+            raise InputError("trsa regions='quadrant': the dataset has no channel positions "
+                             f"(x, y) for {MIN_POSITIONED} or more data channels")
+        x, y, ok = xy
         xm, ym = np.median(x[ok]), np.median(y[ok])
         reg = np.where(~ok, "unknown", np.char.add(
             np.where(y >= ym, "anterior-", "posterior-"), np.where(x < xm, "left", "right")))

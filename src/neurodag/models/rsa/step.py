@@ -8,13 +8,13 @@ from ... import provenance, store
 
 
 def run_stores(stores, out_dir: str | Path, *, config_digest: str = "", **options) -> dict:
-    """Run :func:`neurodag.models.rsa.trsa.run` on contract stores; write ``trsa.nc`` and
+    """Run :func:`neurodag.models.rsa.analysis.run` on contract stores; write ``trsa.nc`` and
     ``metrics.json`` into ``out_dir`` (both or neither)."""
-    from . import trsa
+    from . import analysis
 
     out_dir = Path(out_dir)
     paths = [Path(p) for p in stores]
-    results, metrics = trsa.run([store.read_signal(p) for p in paths], **options)
+    results, metrics = analysis.run([store.read_signal(p) for p in paths], **options)
     provenance.stamp(results, paths, source="sessions", config_digest=config_digest)
     metrics["provenance"] = {k: results.attrs[k] for k in ("inputs", "config_digest", "created")}
     metrics["options"] = options

@@ -27,17 +27,13 @@ Evaluation
 
 from __future__ import annotations
 
-import inspect
 import warnings
-from collections.abc import Sequence
 
 import numpy as np
 import xarray as xr
 from scipy.stats import rankdata
 
-from ...errors import InputError, check_known
-from . import patterns as _patterns
-from . import stability as _stability
+from ...errors import InputError
 
 METRICS = ("correlation", "euclidean", "crossnobis")
 DIMS = ("rdm", "condition", "condition2")
@@ -387,122 +383,8 @@ def lu_grid(rdms: xr.DataArray, labels, groups, step: float = 0.05, *,
 
 
 # --------------------------------------------------------------------------- DAG step
-def run(datasets: Sequence[xr.Dataset], *, metric: str = "correlation", lower: float = 0.2,
-        upper: float = 0.8, step: float = 0.05, regions="auto", labels=None,
-        min_channels: int = 3, **pattern_options) -> tuple[xr.Dataset, dict]:
-    """RDMs per session and region, their transforms, and region identification.
+def run(datasets, **options):
+    """The ``trsa`` step's analysis: :func:`neurodag.models.rsa.analysis.run`."""
+    from .analysis import run as _run
 
-    What is identified: each region's (channel group's) RDM, across sessions. With two or
-    more sessions (recordings: subject and session) and two or more regions, RDMs are
-    labelled by region and grouped by recording, and :func:`identify` asks whether a region's representational geometry in a
-    held-out session is closer to the same region's in the other sessions than to any
-    other region's: the paper's brain-region test. Regions come from
-    :func:`neurodag.models.rsa.patterns.region_map` (the contract's ``region``, else sensor
-    quadrants from positions). With one session or one region there is nothing to
-    identify, and only RDMs, transforms and (for several sessions) their reliability are
-    given.
-
-    Parameters
-    ----------
-    datasets : sequence of xarray.Dataset
-        Contract Datasets with events, one per session (same modality).
-    metric : {"correlation", "euclidean", "crossnobis"}
-    lower, upper : float
-        The (l, u) of the stored GT and geodesic RDMs and of the headline accuracies.
-    step : float
-        Grid step of the (l, u) accuracy map.
-    regions : see :func:`neurodag.models.rsa.patterns.region_map`.
-    labels : sequence of str, optional
-        Event labels (default: those present in every session).
-    min_channels : int
-        Smallest channel group kept as a region.
-    **pattern_options
-        Passed to :func:`~neurodag.models.rsa.patterns.epochs` (``window``, ``baseline``,
-        ``time_bins``, ``n_folds``, ``normalize``) or
-        :func:`~neurodag.models.rsa.patterns.glm_betas` (``per_event``, ``confounds``, ...). For
-        ephys, ``time_bins`` defaults to 5 when there are fewer than 3 labels, so that the
-        conditions are (label, 100-ms bin) pairs and the RDM has something to rank.
-
-    Returns
-    -------
-    results : xarray.Dataset
-        ``raw``, ``rank``, ``gt``, ``geodesic`` over (rdm, condition, condition2) with
-        ``subject``, ``session``, ``recording`` and ``region`` along ``rdm``; ``accuracy`` over (lower, upper) when
-        regions are identified.
-    metrics : dict
-        Counts, conditions, accuracies (``accuracy_rdm`` raw, ``accuracy_gt`` and
-        ``accuracy_geodesic`` at (lower, upper), ``best_lu``, ``chance``) and
-        ``rdm_reliability`` (mean Spearman correlation between sessions, per region) and
-        ``geometric_stability`` (Shesha of each session's patterns over all its channels).
-    """
-    if not datasets:
-        raise InputError("trsa: no datasets")
-    where = [str(d.attrs.get("source", f"dataset {k}")) for k, d in enumerate(datasets)]
-    modality = {d.attrs.get("modality") for d in datasets}
-    if len(modality) > 1:
-        raise InputError(f"trsa: sessions mix modalities {sorted(map(str, modality))}")
-    if labels is None:
-        common = [set(_patterns.event_labels(d)) for d in datasets]
-        labels = [x for x in _patterns.event_labels(datasets[0]) if all(x in c for c in common)]
-        if not labels:
-            raise InputError(f"trsa: no event label common to all sessions ({where[0]}, ...)")
-    opts = dict(pattern_options)
-    _known = _patterns.glm_betas if modality == {"fmri"} else _patterns.epochs
-    check_known("trsa", opts, set(inspect.signature(_known).parameters) - {"ds", "labels"})
-    if modality != {"fmri"} and opts.get("time_bins") is None:
-        opts["time_bins"] = 5 if len(labels) < 3 else 1
-    pats = [_patterns.condition_patterns(d, labels=labels, **opts) for d in datasets]
-    maps = [_patterns.region_map(p, regions, positions=d, min_channels=min_channels)
-            for p, d in zip(pats, datasets, strict=True)]
-    names = [r for r in maps[0] if all(r in m for m in maps)]
-    if not names:
-        raise InputError(f"trsa: no region with >= {min_channels} channels in every session "
-                         f"({where[0]})")
-    items, stability = [], {}
-    for d, p, m in zip(datasets, pats, maps, strict=True):
-        sub, ses = str(d.attrs.get("subject", "")), str(d.attrs.get("session", ""))
-        # Shesha over all of the session's channels (a fixed seed: a summary statistic)
-        v = _stability.pattern_stability(p)
-        stability[f"sub-{sub}_ses-{ses}"] = v if np.isfinite(v) else None
-        for r in names:
-            items.append(p.sel(channel=m[r]).drop_vars("region", errors="ignore")
-                         .assign_coords(subject=sub, session=ses, region=r,
-                                        recording=f"sub-{sub}_ses-{ses}"))
-    raw = rdms(items, metric)
-    if raw.sizes["condition"] < 3:
-        raise InputError(f"trsa {where[0]}: conditions {list(raw['condition'].values)}; tRSA "
-                         "needs at least 3 (more event labels, or time_bins for ephys)")
-    sessions = np.unique(raw["recording"].values.astype(str))
-    if sessions.size < len(datasets):
-        raise InputError(f"trsa: {len(datasets)} datasets but only {sessions.size} distinct "
-                         "subject/session pairs")
-    results = xr.Dataset({
-        "raw": raw, "rank": rank_transform(raw),
-        "gt": geotopological(raw, lower, upper), "geodesic": geodesic(raw, lower, upper)})
-    results.attrs.update(metric=metric, lower=lower, upper=upper,
-                         modality=str(next(iter(modality))), identified="region",
-                         groups="recording")
-    metrics = {"n_sessions": int(sessions.size), "n_regions": len(names), "regions": names,
-               "conditions": [str(c) for c in raw["condition"].values], "metric": metric,
-               "lower": lower, "upper": upper, "geometric_stability": stability}
-    if sessions.size >= 2:
-        metrics["rdm_reliability"] = {}
-        for r in names:
-            v = _vectors(raw.isel(rdm=np.flatnonzero(raw["region"].values == r)))
-            rho = rankdata(v, axis=1)
-            c = np.corrcoef(rho)[np.triu_indices(len(v), 1)]
-            metrics["rdm_reliability"][r] = float(np.mean(c))
-    if sessions.size >= 2 and len(names) >= 2:
-        grid = lu_grid(raw, "region", "recording", step)
-        results["accuracy"] = grid
-        best = np.unravel_index(np.nanargmax(grid.values), grid.shape)
-        metrics.update(
-            chance=1.0 / len(names), accuracy_rdm=identify(raw, "region", "recording"),
-            accuracy_gt=identify(results["gt"], "region", "recording"),
-            accuracy_geodesic=identify(results["geodesic"], "region", "recording"),
-            best_lu=[float(grid["lower"][best[0]]), float(grid["upper"][best[1]])],
-            best_accuracy=float(grid.values[best]))
-    else:
-        metrics["note"] = ("no identification: needs >= 2 sessions and >= 2 regions, got "
-                           f"{sessions.size} and {len(names)}")
-    return results, metrics
+    return _run(datasets, **options)
