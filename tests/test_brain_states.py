@@ -7,9 +7,9 @@ import json
 
 import numpy as np
 import pytest
+from conftest import run_step
 from scipy import stats
 
-from conftest import run_step
 from neurodag import schema, store
 from neurodag.connectivity import atlas
 from neurodag.models.glmhmm import brainstates

@@ -111,10 +111,10 @@ def test_fit_glmhmm_writes_every_candidate_and_selects_the_true_number_of_states
      "homogenize.dtt: unknown option; did you mean 'dt'?"),
     (["homogenize", "channels", "{store}", "--set", "interpolat=true"],
      "homogenize.interpolat: unknown option; did you mean 'interpolate'?"),
-    (["figure", "trsa", "--quick", "--set", "checkpoint=x"],
-     "figure.checkpoint: not an option of figure trsa (it takes none)"),
+    (["figure", "trsa", "--quick", "--set", "checkpint=x"],
+     "figure trsa: unknown option 'checkpint' (options: background, max_epochs"),
     (["figure", "emg-denoising", "--quick", "--set", "checkpint=x"],
-     "figure.checkpint: unknown option; did you mean 'checkpoint'?"),
+     "figure emg-denoising: unknown option 'checkpint'; did you mean 'checkpoint'?"),
 ])
 def test_a_mistyped_option_is_one_line_naming_it_and_no_output(small_eeg, tmp_path, command,
                                                                  message):

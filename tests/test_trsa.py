@@ -1,4 +1,5 @@
-"""Topological RSA: RDMs, transforms, identification, the DAG step and the paper figure."""
+"""Topological RSA: RDMs, transforms, identification and the DAG step (the paper figure:
+test_trsa_figure.py)."""
 
 import copy
 import json
@@ -336,36 +337,3 @@ def test_run_on_one_session_has_nothing_to_identify(eeg_sessions):
 def test_run_rejects_two_conditions_without_time_bins(eeg_sessions):
     with pytest.raises(InputError, match="at least 3"):
         _fit(eeg_sessions, patterns={"time_bins": 1})
-
-
-# ----------------------------------------------------------------- paper figure
-@pytest.mark.slow
-def test_quick_paper_figure_writes_maps_curves_and_json(tmp_path):
-    pytest.importorskip("torch")
-    from neurodag.report.papers import trsa as figure
-
-    paths = figure.run(tmp_path, seed=0, quick=True)
-    assert [p.name for p in paths] == ["lu_accuracy.png", "noise_robustness.png", "trsa.json"]
-    data = json.loads(paths[-1].read_text())
-    assert data["noise_level"] == [0, 1, 2, 3, 4]
-    assert set(data["noise_accuracy"]) == {"rdm", "rank", "gt", "geodesic"}
-    grid = np.array(data["geotopological"]["accuracy_lu"], dtype=float)
-    assert grid.shape == (5, 5) and np.isnan(grid[1, 0])
-    assert np.nanmin(grid) >= 0 and np.nanmax(grid) <= 1
-    # 3 seeds x 10 layers: 30 RDMs of the 62 stimuli.
-    assert data["attrs"]["n_layers"] == 10 and len(data["stimulus_accuracy"]) == 3
-
-
-@pytest.mark.slow
-def test_network_rdms_are_deterministic_for_a_seed():
-    pytest.importorskip("torch")
-    from neurodag.report.papers import trsa as figure
-
-    a, info = figure.network_rdms(n_seeds=2, epochs=1, seed=3)
-    b, _ = figure.network_rdms(n_seeds=2, epochs=1, seed=3)
-    xr.testing.assert_identical(a, b)
-    assert a.sizes["rdm"] == 20 and a.sizes["condition"] == figure.N_STIMULI
-    assert a["seed"].values.tolist() == [3] * 10 + [4] * 10
-    # Different seeds give different networks.
-    assert not np.allclose(a.values[:10], a.values[10:])
-    assert len(info["stimulus_accuracy"]) == 2

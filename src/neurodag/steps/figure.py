@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from ..options import Options, fail, option
 from .contract import Arg, Input, Output, Step
 
-#: Options a paper module's ``run`` may take (the others take none).
-PAPER_OPTIONS = ("cache_dir", "checkpoint", "real_dir")
+#: Keywords of every paper module's ``run`` that the step sets itself.
+FIXED = ("out_dir", "seed", "quick", "progress")
 
 
 def _paper(value, path):
@@ -26,30 +26,29 @@ def _paper(value, path):
 
 @dataclass(frozen=True)
 class FigureOptions(Options):
+    """The paper, the seed, the quick setting; any other option is a keyword of the paper
+    module's ``run`` (``cache_dir``, ``checkpoint``, ``real_dir``; trsa: ``width``,
+    ``n_seeds``, ...), checked against its signature when the step runs."""
+
+    EXTRA = "params"
+
     paper: str = option(..., "onehot-glmhmm, trsa, geometric-stability, dynamic-connectome, "
                              "emg-denoising or ashwood-glmhmm", check=_paper)
     seed: int = option(0, "seed of the experiment", ge=0)
     quick: bool = option(False, "a small setting, in seconds")
-    cache_dir: str | None = option(None, "reference cache (dynamic-connectome: cect; "
-                                         "emg-denoising: spkit)")
-    checkpoint: str | None = option(None, "emg-denoising: a trained checkpoint (default: "
-                                          "trained here)")
-    real_dir: str | None = option(None, "emg-denoising: a folder of real EEG to train on")
+    params: dict = option({}, "keywords of the paper module's run (see its docstring)")
 
 
 def compute(inputs, options: FigureOptions, ctx):
+    from ..errors import check_known
     from ..report import papers
 
     module = papers.module(options.paper)
-    takes = set(inspect.signature(module.run).parameters)
-    given = {k: getattr(options, k) for k in PAPER_OPTIONS if getattr(options, k) is not None}
-    for key in given:
-        if key not in takes:
-            fail(f"figure.{key}", f"not an option of figure {options.paper} (it takes "
-                                  f"{', '.join(sorted(takes & set(PAPER_OPTIONS))) or 'none'})")
+    takes = set(inspect.signature(module.run).parameters) - set(FIXED)
+    check_known(f"figure {options.paper}", options.params, takes)
     out = ctx.out["figure"]
     out.mkdir(parents=True)
-    module.run(out, seed=options.seed, quick=options.quick, progress=ctx.log, **given)
+    module.run(out, seed=options.seed, quick=options.quick, progress=ctx.log, **options.params)
     return {}
 
 

@@ -5,8 +5,9 @@
 
 - ``onehot-glmhmm`` (:mod:`.onehot_glmhmm`): one-hot GLM-HMM (ICLR 2024), metrics against
   training-set size for the naive, Gaussian and one-hot priors.
-- ``trsa`` (:mod:`.trsa`): topological RSA, layer identification across network seeds over
-  the (l, u) grid and against noise.
+- ``trsa`` (:mod:`.trsa`): topological RSA, layer identification of All-CNN-C-style nets
+  across seeds by the RDM, GT(0, 1), the five (l, u) families and the best (l, u), against
+  noise, with bootstrap intervals; states the paper's claim and whether it reproduces.
 - ``geometric-stability`` (:mod:`.geometric_stability`): Shesha feature-split stability of a
   ring code against its topology, and nearest-neighbour readout.
 - ``dynamic-connectome`` (:mod:`.dynamic_connectome`): planted dynamic communities recovered by
@@ -18,7 +19,9 @@
   2022): weights, transitions and states recovered; GLM, lapse model and GLM-HMMs compared
   by held-out bits per trial.
 
-Each module also has ``compare(out_dir)``: our numbers beside the published ones.
+Each module also has ``compare(out_dir)``: our numbers beside the published ones; and may
+have ``summary(out_dir)``: one paragraph (the claim tested, and whether it reproduces) shown
+above them.
 """
 
 from __future__ import annotations
@@ -94,8 +97,10 @@ def index_page(folders, out_html, *, at=None) -> Path:
         numbers = [read_json(p, "figure JSON") for p in jsons]
         quick = any(d.get("quick", d.get("attrs", {}).get("quick")) for d in numbers)
         rows = [dict(r, ours=_fmt(r["ours"])) for r in module.compare(folder)]
+        summary = getattr(module, "summary", None)
         papers.append({
             "name": name, "citation": module.PAPER, "quick": quick,
+            "summary": summary(folder) if summary else "",
             "rows": rows,
             "figures": [{"src": f"{rel}/{quote(p.name)}", "alt": f"{name}: {p.stem}"}
                         for p in sorted(folder.glob("*.png"))],
