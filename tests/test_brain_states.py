@@ -138,6 +138,9 @@ def test_brainspace_brain_states_chosen_by_heldout_likelihood(brainspace_clean, 
     html = page.read_text()
     assert "mean dwell per state (s)" in html and "rest_fsa5_brain_states.png" in html
     assert (tmp_path / "reports" / "bs" / "rest_fsa5_brain_states.png").is_file()
+    # the states figure gives the same occupancy as metrics.json (kept volumes only)
+    fig = json.loads((tmp_path / "reports" / "bs" / "rest_fsa5_glmhmm_states.json").read_text())
+    np.testing.assert_allclose(fig["occupancy"], m["states"]["occupancy"])
 
 
 @pytest.mark.slow

@@ -58,7 +58,8 @@ def _selection(metrics: dict, path: Path) -> tuple:
         ax = _folds(fig, ks, folds)
         ax.axvline(metrics["selected_n_states"], color="#e63946", ls="--", label="selected")
         ax.set_xlabel("states")
-        ax.set_ylabel("held-out log-likelihood\nper bin and neuron")
+        unit = "component" if metrics.get("fmri") else "neuron"
+        ax.set_ylabel(f"held-out log-likelihood\nper bin and {unit}")
         ax.set_xticks(ks)
         ax.legend(frameon=False, fontsize=7)
         _save(fig, path)
@@ -103,11 +104,13 @@ def _states(model: xr.Dataset, path: Path, session: str) -> tuple:
         right.set_ylabel("from")
         fig.colorbar(im, ax=right, fraction=0.05)
         _save(fig, path)
-    occupancy = np.bincount(model["state_path"].values, minlength=S) / model.sizes["time"]
+    # censored bins (fMRI `kept`) count in neither the fit nor the occupancy (as in metrics.json)
+    kept = model["kept"].values if "kept" in model else np.ones(model.sizes["time"], bool)
+    occupancy = np.bincount(model["state_path"].values[kept], minlength=S) / kept.sum()
     js = write_json({"transmat": trans.tolist(), "occupancy": occupancy.tolist()},
                     path.with_suffix(".json"))
     caption = (f"Session {session}: posterior state probabilities (grey) and Viterbi path (red) "
-               f"of the first sequence; transition matrix. Occupancy "
+               f"of the first sequence; transition matrix. Occupancy of the Viterbi path "
                + ", ".join(f"{o:.2f}" for o in occupancy) + ".")
     return path, js, caption
 

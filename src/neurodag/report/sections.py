@@ -125,10 +125,11 @@ def glmhmm(paths, fig_dir: Path, link: str, **_) -> dict:
         inputs = m.options.get("inputs", "coupling")
         covariates = m.covariates or []
         fmri = m.fmri or fmri
+    unit = "neuron" if fmri is None else "component"
     return {
         "title": "GLM-HMM", "anchor": "glmhmm",
         "text": "Hidden-state GLMs of each session: the number of states chosen by "
-                "cross-validated held-out log-likelihood (per bin and neuron; 1 state is the "
+                f"cross-validated held-out log-likelihood (per bin and {unit}; 1 state is the "
                 "plain GLM), the decoded states, the coupling weights of each state and its "
                 "weights on the external covariates (stimulus kernels)."
                 + ("" if fmri is None else
@@ -141,8 +142,8 @@ def glmhmm(paths, fig_dir: Path, link: str, **_) -> dict:
             ("covariates", _covariate_names(covariates) or "none")] if rows else []),
         "table": {"columns": ["session", "neurons" if fmri is None else "components",
                               "sequences", "bins", "states",
-                              "held-out log-likelihood per bin and neuron",
-                              "over the 1-state GLM (bits per bin and neuron)",
+                              f"held-out log-likelihood per bin and {unit}",
+                              f"over the 1-state GLM (bits per bin and {unit})",
                               "occupancy per state", "mean dwell per state (s)"],
                   "rows": rows},
         "figures": _figures(made, link),
