@@ -95,6 +95,21 @@ def test_real_file_ingests_as_mne_reads_it(real_data, tmp_path, name, reader, de
     assert ds.attrs["reader"] == f"mne.io.{reader}"
 
 
+@pytest.mark.parametrize("name, parts", [
+    ("eeglab/test_raw.set", {"eeglab/test_raw.set", "eeglab/test_raw.fdt"}),
+    ("test.vhdr", {"test.vhdr", "test.eeg", "test.vmrk"}),
+    ("test_nicolet_raw.data", {"test_nicolet_raw.data", "test_nicolet_raw.head"})])
+def test_provenance_names_every_part_as_the_recording_was_named(real_data, tmp_path,
+                                                                monkeypatch, name, parts):
+    # MNE hands back resolved names of the data parts it read; a recording named relatively
+    # gets its parts named relatively too (each once, hashed)
+    monkeypatch.chdir(real_data)
+    ds = store.read_signal(run_ingest([Path(name)], tmp_path / "out")["zarr"])
+    inputs = ds.attrs["inputs"]
+    assert parts <= set(inputs) and not any(Path(f).is_absolute() for f in inputs)
+    assert len({Path(f).resolve() for f in inputs}) == len(inputs)
+
+
 # ----------------------------------------------------------------------------- written files
 
 def _raw_with_annotations(sfreq=250.0, n=2500, seed=0):

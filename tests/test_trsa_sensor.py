@@ -201,6 +201,8 @@ def test_bids_eeg_without_positions_gets_rdms_and_a_one_line_reason(bids_run):
     assert set(m["rdm_reliability"]) == {"all"} and -1 <= m["rdm_reliability"]["all"] <= 1
     page = (bids_run / "results" / "reports" / "eeg_bare.html").read_text()
     assert "time-resolved RDMs need" in page
+    # the conditions are said as labels x windows; nothing identified is not a fact of its own
+    assert "10 (2 event labels x 5 time bins)" in page and ">identified<" not in page
 
 
 def test_an_optional_source_that_matches_nothing_is_left_out_with_a_note(tmp_path, capsys):

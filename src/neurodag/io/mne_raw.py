@@ -185,7 +185,11 @@ def _positions(raw, types: list[str]) -> np.ndarray:
 
 def _companions(path: Path, raw) -> list[str]:
     """Files the reader used besides ``path``: data parts and same-stem companions."""
-    files = [Path(f) for f in raw.filenames if f is not None]
+    files = []
+    for f in (Path(f) for f in raw.filenames if f is not None):
+        # MNE resolves the names; say them as the recording was named (provenance reads alike)
+        near = path.parent / f.name
+        files.append(near if near.exists() and near.resolve() == f.resolve() else f)
     if path.is_file():
         files += [path.with_suffix(s) for s in (".eeg", ".vmrk", ".amrk", ".fdt", ".head")
                   if path.with_suffix(s).is_file()]

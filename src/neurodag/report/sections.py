@@ -150,6 +150,16 @@ def glmhmm(paths, fig_dir: Path, link: str, **_) -> dict:
     }
 
 
+def _conditions(results, n: int) -> str:
+    """``10 (2 event labels x 5 time bins)`` when conditions are ``label@window``."""
+    names = [str(c) for c in results["condition"].values] if "condition" in results.coords else []
+    if not names or not all("@" in c for c in names):
+        return str(n)
+    labels = {c.partition("@")[0] for c in names}
+    bins = {c.partition("@")[2] for c in names}
+    return f"{n} ({len(labels)} event labels x {len(bins)} time bins)"
+
+
 def _per_state(values, fmt: str) -> str:
     """``0.41, 0.14, 0.45``: one value per state ("-" for a state never visited)."""
     if not values:
@@ -221,8 +231,9 @@ def trsa(path: Path, fig_dir: Path, link: str, **_) -> dict:
                                  title=f"{what or 'region'} identification across recordings"),
                      f"Leave-one-recording-out identification of the {what or 'region'} of "
                      "each RDM over the (l, u) grid of GT."))
-    facts = [("layout", m.layout), ("identified", what or "nothing"), ("RDMs", m.n_rdms),
-             ("conditions", m.n_conditions)]
+    # what cannot be identified is said once, by the note ("not computed") below
+    facts = [("layout", m.layout)] + ([("identified", what)] if what else []) + [
+        ("RDMs", m.n_rdms), ("conditions", _conditions(results, m.n_conditions))]
     for k in ("chance", "accuracy_rdm", "accuracy_gt", "accuracy_geodesic", "best_lu"):
         v = getattr(m, k)
         if v is not None:
