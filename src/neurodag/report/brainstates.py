@@ -21,7 +21,8 @@ def plot(model: xr.Dataset, metrics: dict, path: Path) -> tuple:
     hemi = model["hemisphere"].values.astype(str)
     lim = float(np.nanmax(np.abs(means))) if np.isfinite(means).any() else 1.0
     with style.figure(10.0, 1.0 + 0.45 * S) as fig:
-        left, mid, right = fig.subplots(1, 3, gridspec_kw={"width_ratios": [6, 1.3, 1.3]})
+        left, cax, mid, right = fig.subplots(1, 4, gridspec_kw={
+            "width_ratios": [6, 0.12, 1.3, 1.3], "wspace": 0.3})
         im = left.imshow(means, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim,
                          interpolation="nearest")
         for b in np.flatnonzero(hemi[1:] != hemi[:-1]):
@@ -29,7 +30,7 @@ def plot(model: xr.Dataset, metrics: dict, path: Path) -> tuple:
         left.set_yticks(range(S))
         left.set_ylabel("state")
         left.set_xlabel(f"parcel ({', '.join(dict.fromkeys(hemi.tolist()))}; atlas order)")
-        fig.colorbar(im, ax=left, fraction=0.03, label="mean z")
+        fig.colorbar(im, cax=cax, label="mean z")
         occ = [np.nan if v is None else v for v in st["occupancy"]]
         dwell = [np.nan if v is None else v for v in st["dwell_mean_s"]]
         mid.barh(range(S), occ, color="#457b9d")
