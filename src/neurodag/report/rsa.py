@@ -9,6 +9,9 @@ import xarray as xr
 
 from . import style
 
+#: up to this many conditions are named on the RDM panels' axes
+MAX_TICKS = 30
+
 
 def draw_lu_map(ax, acc: xr.DataArray, title: str = "identification accuracy"):
     """Draw an (lower, upper) accuracy grid (:func:`~neurodag.models.rsa.trsa.lu_grid`) on ``ax``."""
@@ -38,6 +41,7 @@ def plot_rdm_panels(results: xr.Dataset, path, max_rdms: int = 6) -> Path:
     path = Path(path)
     n = min(results.sizes["rdm"], int(max_rdms))
     a = results.attrs
+    names = [str(c) for c in results["condition"].values] if "condition" in results.coords else []
     cols = [("raw", f"RDM ({a.get('metric', '')})"),
             ("gt", f"GT l={a.get('lower')}, u={a.get('upper')}"), ("geodesic", "geodesic")]
     with style.figure(2.4 * len(cols), 2.1 * n + 0.8) as fig:
@@ -53,6 +57,11 @@ def plot_rdm_panels(results: xr.Dataset, path, max_rdms: int = 6) -> Path:
                 ax.set_yticks([])
                 ax.set_title(title if k == 0 else "")
             axes[k, 0].set_ylabel(f"ses-{row['session'].item()} · {row['region'].item()}")
+            if len(names) <= MAX_TICKS:   # conditions named on the first column and last row
+                axes[k, 0].set_yticks(range(len(names)), names, fontsize=5)
+        if len(names) <= MAX_TICKS:
+            for ax in axes[n - 1]:
+                ax.set_xticks(range(len(names)), names, fontsize=5, rotation=90)
         fig.colorbar(axes[0, 0].images[0], ax=axes[:, 0].tolist(), location="bottom",
                      shrink=0.8, label="dissimilarity")
         fig.colorbar(im, ax=axes[:, 1:].ravel().tolist(), location="bottom", shrink=0.5,
