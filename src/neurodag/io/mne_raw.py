@@ -313,7 +313,9 @@ def read_mne(path: Path, side: dict, *, modality: str | None = None, sfreq: floa
     ds.attrs["reader"] = _reader_call(path, modality, reader, in_bids)
     from ..metadata.header import annotate_mne
 
-    annotate_mne(ds.attrs, raw, path, subject_info=not in_bids)  # date, subject, devices
+    header = _header_raw(path, modality, reader) if in_bids else raw
+    if header is not None:  # date, subject, devices
+        annotate_mne(ds.attrs, header, path, subject_info=not in_bids)
     if in_bids:
         from ..metadata.bids import annotate_bids
         from .bids import recording_files
@@ -321,6 +323,24 @@ def read_mne(path: Path, side: dict, *, modality: str | None = None, sfreq: floa
         ds.attrs["source_files"] += recording_files(path)
         annotate_bids(ds.attrs, path)  # participants, scans, sidecar: over the header's
     return ds
+
+
+def _header_raw(path: Path, modality: str | None, reader: dict | None):
+    """The recording opened by its own MNE reader: what its header states.
+
+    mne-bids anonymizes the info it returns whenever scans.tsv gives an ``acq_time``
+    (experimenter ``mne_anonymize``, description "Anonymized using a time shift ...",
+    device serial and site), so in a BIDS tree the header is read again, without samples.
+    None (nothing taken from the header) when that reader cannot open the file alone.
+    """
+    from .mne_readers import opener
+
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            return opener(path, modality, reader)()
+    except Exception:  # MNE readers raise many types; mne-bids opened it, the header is extra
+        return None
 
 
 def _reader_call(path: Path, modality: str | None, options: dict | None, in_bids: bool) -> str:
