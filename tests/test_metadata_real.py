@@ -8,7 +8,7 @@ import datetime as dt
 import mne
 import pytest
 
-from neurodag import io
+from neurodag import io, metadata
 
 UTC = dt.UTC
 
@@ -36,3 +36,17 @@ def test_bids_recording_gets_no_anonymization_placeholders(real_data, tmp_path, 
     header = mne.io.read_raw(real_data / name, preload=False, verbose="error").info
     assert dt.datetime.fromisoformat(a["session_start_time"]) == header["meas_date"]
     assert a["metadata_sources"]["session_start_time"] == "BIDS scans.tsv acq_time"
+
+
+def test_ctf_start_at_the_unix_epoch_is_no_statement(real_data, tmp_path):
+    # The CTF file's meas_date is 1970-01-01T00:00:00.000104 (anonymized): the placeholder
+    # of an unknown start, not the day it was recorded; nor is scans.tsv's copy of it.
+    header = mne.io.read_raw(real_data / "test_ctf_comp_raw.fif", verbose="error").info
+    assert header["meas_date"].date() == dt.date(1970, 1, 1)
+    for path in (real_data / "test_ctf_comp_raw.fif",
+                 _bids(real_data, tmp_path, "test_ctf_comp_raw.fif", "meg")):
+        with io.read(path) as ds:
+            a = dict(ds.attrs)
+        assert "session_start_time" not in a, (path, a.get("session_start_time"))
+        assert any("Unix epoch" in n for n in a["metadata_notes"]), a.get("metadata_notes")
+        assert metadata.finalize(a)["start_time_source"] == "unknown"

@@ -32,6 +32,7 @@ from pathlib import Path
 from ..errors import ConfigError, InputError
 from ..io._common import one_line
 from ..io.sidecars import read_tsv
+from ..store.nwb_meta import at_epoch
 from . import annotate, note, values
 
 _SEX = {"male": "M", "m": "M", "female": "F", "f": "F", "other": "O", "o": "O"}
@@ -137,6 +138,10 @@ def _acq_time(path: Path, attrs: dict) -> str | None:
         t = t.replace(tzinfo=_dt.UTC)
         note(attrs, f"session_start_time: {scans.name} acq_time {text!r} has no 'Z'; read as "
                     "UTC, as mne-bids does")
+    if at_epoch(t):
+        note(attrs, f"session_start_time: {scans.name} acq_time {text!r} is the Unix epoch "
+                    "(the placeholder of an unknown or anonymized date); not used")
+        return None
     return t.isoformat()
 
 

@@ -28,6 +28,7 @@ import datetime as _dt
 import re
 from pathlib import Path
 
+from ..store.nwb_meta import at_epoch
 from . import annotate, note
 
 _KIT = re.compile(r"(?P<system>.*) \((?P<id>\d+)\) (?P<version>V\d+R\d+) (?P<model>.*)")
@@ -110,7 +111,10 @@ def annotate_mne(attrs: dict, raw, path, *, subject_info: bool = True) -> dict:
         values[key], sources[key] = value, source
 
     meas = info.get("meas_date")
-    if isinstance(meas, _dt.datetime):
+    if isinstance(meas, _dt.datetime) and at_epoch(meas):
+        note(attrs, f"session_start_time: the header gives {meas.isoformat()}, the Unix epoch "
+                    "(the placeholder of an unknown or anonymized date); not used")
+    elif isinstance(meas, _dt.datetime):
         put("session_start_time", meas.isoformat(), "meas_date")
         if path.suffix.lower() in _NO_ZONE:
             note(attrs, f"session_start_time: the {path.suffix.lower()} header gives a clock "

@@ -29,7 +29,7 @@ import datetime as _dt
 
 import numpy as np
 
-from ..store.nwb_meta import UNKNOWN_START
+from ..store.nwb_meta import at_epoch
 from . import annotate, note
 
 
@@ -79,9 +79,9 @@ def annotate_nwb(attrs: dict, nwbfile) -> dict:
         ``metadata_sources`` naming the NWB field of each (``"nwb:/general/subject/sex"``).
     """
     start = nwbfile.session_start_time
-    if start == UNKNOWN_START:  # neurodag's own marker too (store.nwb_meta)
-        note(attrs, "session_start_time: the file gives the Unix epoch "
-                    "1970-01-01T00:00:00+00:00, the placeholder of an unknown start; not used")
+    if start is not None and at_epoch(start):  # neurodag's own marker too (store.nwb_meta)
+        note(attrs, f"session_start_time: the file gives {start.isoformat()}, the Unix epoch "
+                    "(the placeholder of an unknown start); not used")
         start = None
     fields = {
         "session_start_time": ("/session_start_time", start),

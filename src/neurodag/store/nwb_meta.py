@@ -28,6 +28,15 @@ from ..errors import InputError
 UNKNOWN_START = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 
 
+def at_epoch(t: _dt.datetime) -> bool:
+    """A start on 1970-01-01 (UTC): the Unix epoch that tools and anonymizers write for an
+    unknown date (NWB files, FIF/CTF headers with ``meas_date`` (0, 104), scans.tsv copies
+    of them); no digital recording dates from that day."""
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=_dt.UTC)
+    return t.astimezone(_dt.UTC).date() == UNKNOWN_START.date()
+
+
 def safe_name(value) -> str:
     """An NWB name or id: ``/`` is forbidden (nwbinspector CRITICAL), ``:`` discouraged."""
     return re.sub(r"[/:]", "_", str(value))
