@@ -50,3 +50,17 @@ def test_ctf_start_at_the_unix_epoch_is_no_statement(real_data, tmp_path):
         assert "session_start_time" not in a, (path, a.get("session_start_time"))
         assert any("Unix epoch" in n for n in a["metadata_notes"]), a.get("metadata_notes")
         assert metadata.finalize(a)["start_time_source"] == "unknown"
+
+
+@pytest.mark.parametrize(("name", "parts"), [
+    ("test.edf", []), ("test.bdf", []), ("test.sqd", []),
+    ("test.vhdr", ["test.eeg", "test.vmrk"]),
+    ("test_nicolet_raw.data", ["test_nicolet_raw.head"]),
+    ("eeglab/test_raw.set", ["eeglab/test_raw.fdt", "eeglab/test_chans.locs"]),
+])
+def test_provenance_lists_only_the_files_the_recording_is_made_of(real_data, name, parts):
+    # test.edf, test.bdf and test.sqd share the stem of the BrainVision test.eeg/test.vmrk
+    # beside them; those are no part of them and must not be hashed as their inputs.
+    with io.read(real_data / name) as ds:
+        files = sorted(ds.attrs["source_files"])
+    assert files == sorted(str(real_data / p) for p in [name, *parts])

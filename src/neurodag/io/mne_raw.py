@@ -183,15 +183,26 @@ def _positions(raw, types: list[str]) -> np.ndarray:
     return pos
 
 
+#: Header suffix -> same-stem parts its reader opens that ``raw.filenames`` may not list.
+_PARTS = {".set": (".fdt",), ".data": (".head",)}
+
+
 def _companions(path: Path, raw) -> list[str]:
-    """Files the reader used besides ``path``: data parts and same-stem companions."""
+    """Files the reader used besides ``path``: the data parts MNE names, a BrainVision
+    header's data and marker files, an EEGLAB ``.fdt``, a Nicolet ``.head`` (only these:
+    a same-stem ``test.eeg`` beside ``test.edf`` is another recording)."""
     files = []
     for f in (Path(f) for f in raw.filenames if f is not None):
         # MNE resolves the names; say them as the recording was named (provenance reads alike)
         near = path.parent / f.name
         files.append(near if near.exists() and near.resolve() == f.resolve() else f)
-    if path.is_file():
-        files += [path.with_suffix(s) for s in (".eeg", ".vmrk", ".amrk", ".fdt", ".head")
+    suffix = path.suffix.lower()
+    if path.is_file() and suffix in (".vhdr", ".ahdr"):
+        from .sniff import brainvision_parts
+
+        files += [p for p in brainvision_parts(path).values() if p.is_file()]
+    elif path.is_file():
+        files += [path.with_suffix(s) for s in _PARTS.get(suffix, ())
                   if path.with_suffix(s).is_file()]
     return [str(f) for f in files]
 

@@ -166,31 +166,40 @@ def check_edf(path: Path) -> None:
 # ---------------------------------------------------------------------------- BrainVision
 
 
+def brainvision_header(path: Path) -> dict[str, dict[str, str]]:
+    """A BrainVision header's ``key=value`` lines by lower-cased section name."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as e:
+        raise InputError(f"{path}: cannot read ({e.strerror or e})") from None
+    out: dict[str, dict[str, str]] = {}
+    section = out.setdefault("", {})
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            section = out.setdefault(line.lower(), {})
+        elif "=" in line and not line.startswith(";"):
+            key, _, value = line.partition("=")
+            section[key.strip()] = value.strip()
+    return out
+
+
+def brainvision_parts(path: Path) -> dict[str, Path]:
+    """The data and marker files a BrainVision header names (``DataFile``, ``MarkerFile``)."""
+    common = brainvision_header(path).get("[common infos]", {})
+    return {key: path.parent / common[key] for key in ("DataFile", "MarkerFile")
+            if common.get(key)}
+
+
 def check_brainvision(path: Path) -> None:
     """A BrainVision header must be text, and the files it names must exist."""
     head = _head(path)
     if not _BV_HEADER.match(head):
         raise InputError(f"{path}: not a BrainVision header (it holds {describe(head)})")
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as e:
-        raise InputError(f"{path}: cannot read ({e.strerror or e})") from None
-    section = ""
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("["):
-            section = line.lower()
-            continue
-        if section != "[common infos]" or "=" not in line:
-            continue
-        key, _, value = line.partition("=")
-        key = key.strip()
-        if key not in ("DataFile", "MarkerFile") or not value.strip():
-            continue
-        target = path.parent / value.strip()
+    for key, target in brainvision_parts(path).items():
         if not target.is_file():
             what = "data" if key == "DataFile" else "marker"
-            raise InputError(f"{path}: its {what} file {value.strip()!r} ({key}= in the "
+            raise InputError(f"{path}: its {what} file {target.name!r} ({key}= in the "
                              "header) is missing")
         if key == "DataFile" and target.stat().st_size == 0:
-            raise InputError(f"{path}: its data file {value.strip()!r} is empty (0 bytes)")
+            raise InputError(f"{path}: its data file {target.name!r} is empty (0 bytes)")
