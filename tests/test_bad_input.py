@@ -144,6 +144,27 @@ def vhdr_without_eeg(d: Path):
     return [vhdr], {}, "lost.vhdr", ["data file 'lost.eeg'", "missing"]
 
 
+def _real_brainvision(d: Path, keep) -> Path:
+    """MNE's real test.vhdr/.vmrk with ``keep(size)`` bytes of its test.eeg."""
+    for part in ("test.vhdr", "test.vmrk"):
+        shutil.copy(_real(part), d / part)
+    data = _real("test.eeg").read_bytes()
+    (d / "test.eeg").write_bytes(data[: keep(len(data))])
+    return d / "test.vhdr"
+
+
+def truncated_vhdr_mid_sample(d: Path):
+    # 32 channels of INT_16: 64 bytes a sample; MNE silently drops the partial one
+    vhdr = _real_brainvision(d, lambda n: 100_000)
+    return [vhdr], {}, "test.eeg", ["truncated", "not a whole number of samples", "64 bytes"]
+
+
+def truncated_vhdr_whole_samples(d: Path):
+    # cut at a sample boundary: only the markers after the end tell (MNE drops them)
+    vhdr = _real_brainvision(d, lambda n: 64 * 1500)
+    return [vhdr], {}, "test.eeg", ["truncated", "1500 samples", "test.vmrk"]
+
+
 def nonmonotonic_nwb(d: Path):
     from pynwb import NWBHDF5IO, NWBFile
     from pynwb.ecephys import ElectricalSeries
@@ -167,7 +188,8 @@ def nonmonotonic_nwb(d: Path):
 
 CASES = [truncated_edf, lying_edf_header, zero_length, edf_named_vhdr, text_named_fif,
          truncated_fif, truncated_nii, truncated_nii_gz, nan_in_csv, inf_in_csv, nan_in_fif,
-         duplicate_names_csv, duplicate_names_vhdr, vhdr_without_eeg, nonmonotonic_nwb]
+         duplicate_names_csv, duplicate_names_vhdr, vhdr_without_eeg, nonmonotonic_nwb,
+         truncated_vhdr_mid_sample, truncated_vhdr_whole_samples]
 
 
 def _check_message(msg: str, name: str, words) -> None:

@@ -12,7 +12,9 @@ problem:
 - EDF/BDF: a header whose channel count disagrees with its own header length (a header
   that lies), unreadable numeric fields, and a data part shorter than the header's number
   of records needs (truncated);
-- BrainVision: the data or marker file named in the header is missing.
+- BrainVision: the data or marker file named in the header is missing, or the binary
+  data file is truncated (not a whole number of samples, fewer than ``DataPoints``, or
+  shorter than the last marker's position).
 
 Nothing here reads samples; each check costs at most a few kB of reading.
 """
@@ -203,3 +205,51 @@ def check_brainvision(path: Path) -> None:
                              "header) is missing")
         if key == "DataFile" and target.stat().st_size == 0:
             raise InputError(f"{path}: its data file {target.name!r} is empty (0 bytes)")
+    _check_brainvision_size(path)
+
+
+#: Bytes per sample of BrainVision's binary formats.
+_BV_BYTES = {"INT_16": 2, "UINT_16": 2, "INT_32": 4, "IEEE_FLOAT_32": 4}
+
+
+def _check_brainvision_size(path: Path) -> None:
+    """A binary data file must hold whole samples, and reach the last marker.
+
+    The header states no sample count (``DataPoints`` is optional), so MNE takes it from
+    the file size: a truncated ``.eeg`` is read short and the markers after its end are
+    dropped with a warning. Cut inside a sample, the size is not a multiple of a sample's
+    bytes; cut at a sample boundary, markers lie after the end.
+    """
+    header = brainvision_header(path)
+    common, binary = header.get("[common infos]", {}), header.get("[binary infos]", {})
+    parts = brainvision_parts(path)
+    if common.get("DataFormat", "BINARY").upper() != "BINARY" or "DataFile" not in parts:
+        return
+    try:
+        n_channels = int(common["NumberOfChannels"])
+        width = _BV_BYTES[binary.get("BinaryFormat", "INT_16").upper()]
+    except (KeyError, ValueError):
+        return  # MNE's own parser says what is wrong with the header
+    data = parts["DataFile"]
+    frame = n_channels * width
+    size = data.stat().st_size
+    if size % frame:
+        raise InputError(f"{data}: truncated BrainVision data: {size} bytes is not a whole "
+                         f"number of samples ({n_channels} channels x {width} bytes = "
+                         f"{frame} bytes each; {path.name})")
+    n_samples = size // frame
+    stated = common.get("DataPoints", "")
+    if stated.isdigit() and int(stated) > n_samples:
+        raise InputError(f"{data}: truncated BrainVision data: {path.name} says {stated} "
+                         f"samples (DataPoints=), the file holds {n_samples} samples")
+    marker = parts.get("MarkerFile")
+    if marker is None or not marker.is_file():
+        return
+    last = 0
+    for key, value in brainvision_header(marker).get("[marker infos]", {}).items():
+        fields = value.split(",")
+        if key.startswith("Mk") and len(fields) > 2 and fields[2].strip().isdigit():
+            last = max(last, int(fields[2]))
+    if last > n_samples:
+        raise InputError(f"{data}: truncated BrainVision data: it holds {n_samples} samples "
+                         f"but {marker.name} has markers up to sample {last}")
