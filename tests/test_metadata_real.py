@@ -64,3 +64,19 @@ def test_provenance_lists_only_the_files_the_recording_is_made_of(real_data, nam
     with io.read(real_data / name) as ds:
         files = sorted(ds.attrs["source_files"])
     assert files == sorted(str(real_data / p) for p in [name, *parts])
+
+
+def test_each_eeglab_recording_takes_the_location_file_of_its_own_name(real_data, tmp_path):
+    # runA.set + runA.locs and runB.set + runB.locs in one folder: each .locs is its
+    # recording's montage (same name), not an ambiguity that leaves both without one.
+    import shutil
+
+    src = real_data / "eeglab"
+    for run in ("runA", "runB"):
+        shutil.copy(src / "test_raw.set", tmp_path / f"{run}.set")
+        shutil.copy(src / "test_raw.fdt", tmp_path / f"{run}.fdt")
+        shutil.copy(src / "test_chans.locs", tmp_path / f"{run}.locs")
+    for run in ("runA", "runB"):
+        with io.read(tmp_path / f"{run}.set") as ds:
+            assert list(ds["channel"].values[:3]) == ["FPz", "EOG1", "F3"]
+            assert str(tmp_path / f"{run}.locs") in ds.attrs["source_files"]

@@ -26,8 +26,9 @@ Rules, in order:
   (beside their ``.dat``), Persyst ``.dat`` (beside its ``.lay``) and other companion
   files are left to the reader that opens the header.
 - When only files are given, sidecars missing from the inputs are looked up next to the
-  recording: BIDS sidecars whose entities (``sub-``, ``ses-``, ``task-``, ...) all match
-  the recording's, and sidecars without entities when the folder holds one recording only.
+  recording: a sidecar named as the recording (``runA.locs`` beside ``runA.set``) first,
+  then BIDS sidecars whose entities (``sub-``, ``ses-``, ``task-``, ...) all match the
+  recording's, and sidecars without entities when the folder holds one recording only.
 
 A file given explicitly with an unknown extension is an error; one found by expanding
 a directory is ignored.
@@ -262,6 +263,8 @@ def _pick_label_table(tables: list[Path], labels_img: Path | None) -> Path | Non
 
 def _belongs(sidecar: Path, recording: Path, single: bool) -> int:
     """How well a neighbouring sidecar matches the recording (0: it does not)."""
+    if stem(sidecar) == stem(recording):
+        return 100  # named after the recording (runA.locs beside runA.set): its own
     side = {k: v for k, v in bids_entities(sidecar).items() if k not in _LOOSE_ENTITIES}
     if not side:
         return 1 if single else 0
