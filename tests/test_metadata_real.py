@@ -80,3 +80,21 @@ def test_each_eeglab_recording_takes_the_location_file_of_its_own_name(real_data
         with io.read(tmp_path / f"{run}.set") as ds:
             assert list(ds["channel"].values[:3]) == ["FPz", "EOG1", "F3"]
             assert str(tmp_path / f"{run}.locs") in ds.attrs["source_files"]
+
+
+def test_files_without_bids_names_are_distinct_sessions(real_data, tmp_path):
+    # runA.set and runB.set were both archived as session "01" (NWB session_id), so tRSA
+    # refused them: "2 datasets but only 1 distinct subject/session pairs".
+    import shutil
+
+    from neurodag import config
+
+    for run in ("runA", "runB"):
+        shutil.copy(real_data / "eeglab" / "test_raw.set", tmp_path / f"{run}.set")
+        shutil.copy(real_data / "eeglab" / "test_raw.fdt", tmp_path / f"{run}.fdt")
+    cfg = config.check({"datasets": {"two": {"modality": "eeg", "source": {
+        "files": str(tmp_path / "run*.set")}}}})
+    found = config.sessions(cfg, "two")
+    assert {sid: s.session for sid, s in found.items()} == {"runA": "runA", "runB": "runB"}
+    with io.read(tmp_path / "runB.set") as ds:  # the command line's default alike
+        assert ds.attrs["session"] == "runB"

@@ -58,12 +58,12 @@ def session_id(path: str) -> tuple[str, str, str]:
     stem = _stem(path)
     ents = dict((k.lower(), v) for k, v in _ENTITY.findall(stem))
     subject = ents.get("sub", "01")
-    session = ents.get("ses", "01")
     if ents:
         sid = "_".join(f"{k}-{v}" for k, v in _ENTITY.findall(stem))
-    else:
-        sid = _SAFE.sub("-", stem).strip("-") or "session"
-    return sid, subject, session
+        return sid, subject, ents.get("ses", "01")
+    # runA.set, runB.set: distinct sessions, each named as its file
+    sid = _SAFE.sub("-", stem).strip("-") or "session"
+    return sid, subject, sid
 
 
 def session_seed(seed: int, dataset: str, index: int) -> int:

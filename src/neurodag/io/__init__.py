@@ -145,8 +145,8 @@ def read(paths, *, modality: str | None = None, subject: str | None = None,
         files that do not store channel types (EDF, BrainVision), "seeg"/"ecog" turns their
         "eeg" channels into that type.
     subject, session : str, optional
-        Default: BIDS ``sub-``/``ses-`` entities in the file name or folders, else "01"
-        (for NWB/zarr stores: what the store holds).
+        Default: BIDS ``sub-``/``ses-`` entities in the file name or folders, else subject
+        "01" and the session named as the file (for NWB/zarr stores: what the store holds).
     **options
         See :data:`OPTIONS`: ``sfreq``, ``tr``, ``units``, ``line_freq``, ``parcellation``,
         ``radius``, ``voxels``, ``include_non_cells``, ``reader`` (a dict of keywords for

@@ -41,13 +41,16 @@ def bids_entities(path: Path) -> dict[str, str]:
 
 
 def subject_session(path: Path, subject: str | None, session: str | None) -> tuple[str, str]:
-    """Subject and session: the arguments, else BIDS entities of the file or its folders, else 01."""
+    """Subject and session: the arguments, else BIDS entities of the file or its folders, else
+    subject 01 and the session named as the file (its stem)."""
     found: dict[str, str] = {}
     for part in (path.name, *reversed(path.parent.parts)):
         for key, value in _ENTITY.findall(part):
             found.setdefault(key.lower(), value)
     sub = subject if subject is not None else found.get("sub", "01")
     ses = session if session is not None else found.get("ses", "01")
+    if session is None and not {"sub", "ses"} & set(found):  # no BIDS name: named as its file
+        ses = re.sub(r"[^A-Za-z0-9_-]+", "-", stem(path)).strip("-") or ses
     return str(sub).removeprefix("sub-"), str(ses).removeprefix("ses-")
 
 
