@@ -98,3 +98,15 @@ def test_files_without_bids_names_are_distinct_sessions(real_data, tmp_path):
     assert {sid: s.session for sid, s in found.items()} == {"runA": "runA", "runB": "runB"}
     with io.read(tmp_path / "runB.set") as ds:  # the command line's default alike
         assert ds.attrs["session"] == "runB"
+
+
+def test_a_subfolder_beside_the_recording_does_not_hide_its_location_file(real_data, tmp_path):
+    # A folder next to the .set (outputs, derivatives) was counted as a second recording,
+    # so the unnamed test_chans.locs no longer belonged to it: channels stayed 'EEG 000'.
+    import shutil
+
+    for part in ("test_raw.set", "test_raw.fdt", "test_chans.locs"):
+        shutil.copy(real_data / "eeglab" / part, tmp_path / part)
+    (tmp_path / "derivatives").mkdir()
+    with io.read(tmp_path / "test_raw.set") as ds:
+        assert list(ds["channel"].values[:3]) == ["FPz", "EOG1", "F3"]

@@ -128,6 +128,12 @@ def _is_recording_dir(path: Path) -> bool:
     ).exists() or is_suite2p_dir(path) or is_mne_dir(path)
 
 
+def _listed(path: Path) -> bool:
+    """A folder's entry worth sorting: not hidden or partial, and a plain subfolder
+    (outputs, derivatives) only when it is a recording itself."""
+    return not _ignored(path) and (not path.is_dir() or _is_recording_dir(path))
+
+
 def _expand(paths) -> tuple[list[tuple[Path, bool]], bool]:
     """Files to classify as ``(path, explicit)``, and whether any directory was expanded."""
     if isinstance(paths, (str, Path)):
@@ -141,10 +147,7 @@ def _expand(paths) -> tuple[list[tuple[Path, bool]], bool]:
         check_file(p)
         if p.is_dir() and not _is_recording_dir(p):
             expanded = True
-            for child in sorted(p.iterdir()):
-                if _ignored(child) or (child.is_dir() and not _is_recording_dir(child)):
-                    continue
-                out.append((child, False))
+            out += [(child, False) for child in sorted(p.iterdir()) if _listed(child)]
         else:
             out.append((p, True))
     return out, expanded
@@ -275,7 +278,7 @@ def _belongs(sidecar: Path, recording: Path, single: bool) -> int:
 def _neighbours(recording: Path, out: dict) -> None:
     """Fill missing sidecar roles of ``out`` from the recording's folder."""
     folder = recording.parent
-    files = [(p, False) for p in sorted(folder.iterdir()) if not _ignored(p)]
+    files = [(p, False) for p in sorted(folder.iterdir()) if _listed(p)]
     found = _sort(files, strict=False)
     single = len(found["recording"]) <= 1
     for role in SIDECAR_ROLES:
