@@ -165,6 +165,17 @@ def truncated_vhdr_whole_samples(d: Path):
     return [vhdr], {}, "test.eeg", ["truncated", "1500 samples", "test.vmrk"]
 
 
+def duplicate_names_locs(d: Path):
+    # row 4 of the tutorial's test_chans.locs renamed as row 3 (F3): MNE's montage keeps one
+    for part in ("test_raw.set", "test_raw.fdt"):
+        shutil.copy(_real(f"eeglab/{part}"), d / part)
+    rows = _real("eeglab/test_chans.locs").read_text().splitlines()
+    rows[3] = rows[3].rsplit(None, 1)[0] + "\tF3"
+    (d / "test_chans.locs").write_text("\n".join(rows) + "\n")
+    return [d / "test_raw.set"], {}, "test_chans.locs", ["duplicate channel name", "'F3'",
+                                                         "rows 3 and 4"]
+
+
 def nonmonotonic_nwb(d: Path):
     from pynwb import NWBHDF5IO, NWBFile
     from pynwb.ecephys import ElectricalSeries
@@ -189,7 +200,7 @@ def nonmonotonic_nwb(d: Path):
 CASES = [truncated_edf, lying_edf_header, zero_length, edf_named_vhdr, text_named_fif,
          truncated_fif, truncated_nii, truncated_nii_gz, nan_in_csv, inf_in_csv, nan_in_fif,
          duplicate_names_csv, duplicate_names_vhdr, vhdr_without_eeg, nonmonotonic_nwb,
-         truncated_vhdr_mid_sample, truncated_vhdr_whole_samples]
+         truncated_vhdr_mid_sample, truncated_vhdr_whole_samples, duplicate_names_locs]
 
 
 def _check_message(msg: str, name: str, words) -> None:

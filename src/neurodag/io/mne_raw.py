@@ -384,6 +384,7 @@ def apply_montage(names: list[str], positions: np.ndarray, types: list[str], mon
     except Exception as e:  # MNE raises several types for malformed location files
         raise InputError(f"{montage}: not a readable channel-location file ({one_line(e)})") \
             from None
+    _check_location_names(Path(montage))
     where = mont.get_positions()["ch_pos"]
     renamed = ""
     if not set(names) & set(where):
@@ -399,6 +400,23 @@ def apply_montage(names: list[str], positions: np.ndarray, types: list[str], mon
         if types[i] != "stim" and np.isfinite(xyz).all():
             positions[i] = xyz
     return names, positions, renamed
+
+
+def _check_location_names(montage: Path) -> None:
+    """An EEGLAB location file names each channel once (its label is a row's fourth field,
+    as MNE reads it); MNE's montage keeps one of a repeated name silently."""
+    try:
+        rows = [ln.split() for ln in montage.read_text(errors="replace").splitlines()]
+    except OSError as e:
+        raise InputError(f"{montage}: cannot read ({e.strerror or e})") from None
+    seen: dict[str, int] = {}
+    for row, fields in enumerate(rows, start=1):
+        if len(fields) < 4:
+            continue
+        if fields[3] in seen:
+            raise InputError(f"{montage}: duplicate channel name {fields[3]!r} (rows "
+                             f"{seen[fields[3]]} and {row})")
+        seen[fields[3]] = row
 
 
 def _apply_electrodes(names, positions, electrodes: Path, coordsystem: Path | None,
