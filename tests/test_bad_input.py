@@ -176,6 +176,12 @@ def duplicate_names_locs(d: Path):
                                                          "rows 3 and 4"]
 
 
+def truncated_egi(d: Path):
+    data = _real("test_egi.raw").read_bytes()  # 77 samples of 256 channels + 6 events
+    (d / "cut.raw").write_bytes(data[:50_000])
+    return [d / "cut.raw"], {}, "cut.raw", ["truncated EGI", "77 samples"]
+
+
 def nonmonotonic_nwb(d: Path):
     from pynwb import NWBHDF5IO, NWBFile
     from pynwb.ecephys import ElectricalSeries
@@ -200,7 +206,8 @@ def nonmonotonic_nwb(d: Path):
 CASES = [truncated_edf, lying_edf_header, zero_length, edf_named_vhdr, text_named_fif,
          truncated_fif, truncated_nii, truncated_nii_gz, nan_in_csv, inf_in_csv, nan_in_fif,
          duplicate_names_csv, duplicate_names_vhdr, vhdr_without_eeg, nonmonotonic_nwb,
-         truncated_vhdr_mid_sample, truncated_vhdr_whole_samples, duplicate_names_locs]
+         truncated_vhdr_mid_sample, truncated_vhdr_whole_samples, duplicate_names_locs,
+         truncated_egi]
 
 
 def _check_message(msg: str, name: str, words) -> None:

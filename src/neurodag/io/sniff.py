@@ -14,7 +14,8 @@ problem:
   of records needs (truncated);
 - BrainVision: the data or marker file named in the header is missing, or the binary
   data file is truncated (not a whole number of samples, fewer than ``DataPoints``, or
-  shorter than the last marker's position).
+  shorter than the last marker's position);
+- EGI simple binary (``.raw``): a file shorter than its header's sample count needs.
 
 Nothing here reads samples; each check costs at most a few kB of reading.
 """
@@ -89,6 +90,36 @@ def check_recording(path: Path) -> None:
                              f"(it holds {describe(_head(path))})")
     elif suffix in (".vhdr", ".ahdr"):
         check_brainvision(path)
+    elif suffix == ".raw":
+        check_egi(path)
+
+
+# ---------------------------------------------------------------------------- EGI
+
+
+def check_egi(path: Path) -> None:
+    """An unsegmented EGI simple binary file must hold the samples its header counts.
+
+    The header (big-endian: version, date, rate, channels, gain, bits, range, samples,
+    events, 4-byte event codes) fixes the size: MNE reads a shorter file only to fail
+    reshaping it. Versions 2, 4, 6 are unsegmented int16, float32, float64 samples; other
+    files are left to MNE.
+    """
+    head = _head(path, 36)
+    if len(head) < 36:
+        return
+    version, n_channels = int.from_bytes(head[:4], "big"), int.from_bytes(head[22:24], "big")
+    if version not in (2, 4, 6):
+        return
+    n_samples = int.from_bytes(head[30:34], "big")
+    n_events = int.from_bytes(head[34:36], "big")
+    width = {2: 2, 4: 4, 6: 8}[version]
+    want = 36 + 4 * n_events + n_samples * (n_channels + n_events) * width
+    size = path.stat().st_size
+    if size < want:
+        raise InputError(f"{path}: truncated EGI file: the header says {n_samples} samples of "
+                         f"{n_channels} channels and {n_events} event tracks ({want} bytes) but "
+                         f"the file has {size} bytes")
 
 
 # ---------------------------------------------------------------------------- EDF / BDF
