@@ -31,6 +31,8 @@ N_FEW_TRACES = 5
 MAX_PLOT_POINTS = 4000
 #: Fraction of a row's spacing that a channel's 1st-99th percentile range takes.
 ROW_FILL = 0.9
+#: Rows a trace may swing before it is clipped (MNE's ``raw.plot(clipping=1.5)``).
+CLIP_ROWS = 1.5
 
 IMAGING = ("fmri", "calcium", "spikes")
 
@@ -96,23 +98,30 @@ def _envelope(time: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 def stacked_traces(ax, time, data, names, types, units) -> list[str]:
-    """Draw channels one per row, each type scaled to its median robust range.
+    """Draw channels one per row, each type (and unit) scaled to its median robust range.
 
-    Returns one "type: 1 row = value unit" note per channel type, for the caption.
+    Channels of one type in different units (a KIT "misc": reference magnetometers in T
+    and a trigger line in V) get a scale each. Returns one "type: 1 row = value unit" note
+    per scale, for the caption; a trace past ``CLIP_ROWS`` rows is clipped, as MNE's
+    browser clips, and the last note says so.
     """
     data = np.asarray(data, dtype=np.float64)
     centred = data - np.median(data, axis=0)
     rng = np.percentile(centred, 99, axis=0) - np.percentile(centred, 1, axis=0)
     y = np.empty_like(centred)
     notes = []
-    for kind in dict.fromkeys(types):
-        cols = np.flatnonzero(np.asarray(types) == kind)
+    keys = [(str(k), str(u)) for k, u in zip(types, units, strict=True)]
+    for kind, stored in dict.fromkeys(keys):
+        cols = np.flatnonzero([k == (kind, stored) for k in keys])
         scale = float(np.median(rng[cols]))
         if not np.isfinite(scale) or scale <= 0:
             scale = float(np.max(np.abs(centred[:, cols]))) or 1.0
         y[:, cols] = centred[:, cols] / scale * ROW_FILL
-        factor, unit = style.display_unit(kind, str(units[cols[0]]))
+        factor, unit = style.display_unit(kind, stored)
         notes.append(f"{kind}: 1 row = {scale / ROW_FILL * factor:.3g} {unit}")
+    if (np.abs(y) > CLIP_ROWS).any():
+        y = np.clip(y, -CLIP_ROWS, CLIP_ROWS)
+        notes[-1] += f" (traces clipped at ±{CLIP_ROWS:g} rows)"
     offsets = -np.arange(len(names), dtype=float)
     t, env = _envelope(np.asarray(time), y + offsets)
     for i, kind in enumerate(types):
