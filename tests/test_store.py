@@ -122,3 +122,25 @@ def test_nan_samples_abort_the_write_and_name_the_channel(small_eeg, tmp_path):
     with pytest.raises(ContractError, match=r"raw.zarr: signal has NaN or Inf samples \(channels \['O1'\]\)"):
         store.write_signal(bad.chunk({"time": 100}), tmp_path / "raw.zarr")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_stores_open_in_xarray_without_warnings(small_eeg, tmp_path):
+    # A user's xr.open_zarr(raw.zarr) warned "Failed to open Zarr store with consolidated
+    # metadata ..." (three lines) on every store: their metadata was not consolidated.
+    import warnings
+
+    import xarray as xr
+
+    from neurodag.store.zarrstore import SignalWriter, lazy_zeros
+
+    paths = [store.write_signal(small_eeg, tmp_path / "whole.zarr")]
+    zeros = lazy_zeros(small_eeg.sizes["time"], small_eeg.sizes["channel"], np.float32)
+    writer = SignalWriter(small_eeg.assign(signal=small_eeg["signal"].copy(data=zeros)),
+                          tmp_path / "blk.zarr")
+    writer.write(small_eeg["signal"].values)
+    paths.append(writer.close())
+    for path in paths:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            back = xr.open_zarr(path)
+        np.testing.assert_array_equal(back["signal"].values, small_eeg["signal"].values)

@@ -57,6 +57,17 @@ def _prepared(ds: xr.Dataset, chunks: dict | None) -> xr.Dataset:
     return ds
 
 
+def consolidate(path: Path) -> None:
+    """Consolidate a finished store's metadata, so that ``xr.open_zarr`` opens it without
+    its "Failed to open Zarr store with consolidated metadata" warning. zarr 3 warns that
+    consolidation is not in the format 3 specification yet; xarray and zarr-python read it."""
+    import zarr
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+        zarr.consolidate_metadata(str(path))
+
+
 def write_dataset(ds: xr.Dataset, path: str | Path, *, chunks: dict | None = None,
                   verify: tuple | None = None) -> Path:
     """Write any Dataset to zarr atomically (temporary name, then rename).
@@ -84,6 +95,7 @@ def write_dataset(ds: xr.Dataset, path: str | Path, *, chunks: dict | None = Non
             write = ds.to_zarr(tmp, mode="w", consolidated=False, compute=False)
             _, value = dask.compute(write, array)
             check(value)
+        consolidate(tmp)
     return path
 
 
@@ -187,4 +199,5 @@ class SignalWriter:
         """Check that every row was written; returns the path."""
         if self.done != self.n_times:
             raise RuntimeError(f"{self.path}: {self.done} of {self.n_times} rows written")
+        consolidate(self.path)
         return self.path
