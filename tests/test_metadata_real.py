@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import mne
+import numpy as np
 import pytest
 
 from neurodag import io, metadata
@@ -110,3 +111,27 @@ def test_a_subfolder_beside_the_recording_does_not_hide_its_location_file(real_d
     (tmp_path / "derivatives").mkdir()
     with io.read(tmp_path / "test_raw.set") as ds:
         assert list(ds["channel"].values[:3]) == ["FPz", "EOG1", "F3"]
+
+
+def test_nwb_electrode_coordinates_follow_the_nwb_axes(real_data, tmp_path):
+    # NWB's electrodes table: micrometres, +x posterior, +y inferior, +z right. The
+    # contract's positions are MNE's head frame (m; +x right, +y anterior, +z up): F3 of
+    # the EEGLAB tutorial (left, anterior, up) was written as x=-53.9 mm ("anterior").
+    import h5py
+    from conftest import run_ingest
+
+    from neurodag import store
+
+    out = run_ingest([real_data / "eeglab" / "test_raw.set"], tmp_path / "s")
+    ds = store.read_signal(out["zarr"])
+    f3 = ds.sel(channel="F3")
+    right, anterior, up = (float(f3[c]) for c in ("x", "y", "z"))
+    assert right < 0 < anterior and up > 0  # F3: left, front, top of the head
+    with h5py.File(out["nwb"], "r") as f:
+        el = f["general/extracellular_ephys/electrodes"]
+        row = [v.decode() for v in el["channel_name"][:]].index("F3")
+        xyz = [float(el[c][row]) for c in ("x", "y", "z")]
+    np.testing.assert_allclose(xyz, [-anterior * 1e6, -up * 1e6, right * 1e6], rtol=1e-6)
+    with store.read_nwb(out["nwb"]) as back:  # and back to the contract's frame
+        np.testing.assert_allclose([float(back.sel(channel="F3")[c]) for c in "xyz"],
+                                   [right, anterior, up], rtol=1e-6)

@@ -205,8 +205,10 @@ def test_ephys_is_an_electrical_series_with_channels_in_the_electrodes_table(wri
         names = [v.decode() for v in el["channel_name"][:]]
         assert names == ["Fp1", "Fp2", "Oz", "Cz", "EOG", "STI"]
         assert [v.decode() for v in el["location"][:]][:3] == ["frontal", "frontal", "occipital"]
-        # NWB electrode coordinates are micrometres.
-        np.testing.assert_allclose(el["x"][:2], [-30000.0, 30000.0])
+        # NWB electrode coordinates are micrometres, +x posterior, +z right: Fp1 and Fp2
+        # (contract x = -/+30 mm, y = 80 mm anterior) lie 80 mm anterior, 30 mm left/right.
+        np.testing.assert_allclose(el["x"][:2], [-80000.0, -80000.0])
+        np.testing.assert_allclose(el["z"][:2], [-30000.0, 30000.0])
         assert np.isnan(el["x"][2])
         assert sorted(f["general/extracellular_ephys"]) == ["eeg", "electrodes", "eog", "stim"]
         ev = f["intervals/events"]

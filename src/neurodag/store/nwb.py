@@ -7,7 +7,8 @@ Layout of the files :func:`write_nwb` writes (documented choices):
   channel: ``location`` (the region, or ``"unknown"``), ``group`` (one ``ElectrodeGroup``
   per sEEG shaft, taken from the channel name without its trailing number; one per modality
   for the recording's own channels and one per type for auxiliary channels such as EOG or
-  stim), ``x``/``y``/``z`` in micrometres as the NWB schema asks (NaN where unknown; the
+  stim), ``x``/``y``/``z`` in micrometres on the NWB schema's axes (+x posterior, +y
+  inferior, +z right; the contract's head frame is +x right, +y anterior, +z up; NaN where unknown; the
   columns are left out when the Dataset has no positions) and the custom columns
   ``channel_name``, ``channel_type`` and ``unit``. NWB fixes ElectricalSeries' unit to
   volts: MEG (T, T/m) and a.u. channels are stored as they are, their true unit is in the
@@ -68,8 +69,8 @@ from .nwb_read import (
     EPHYS_MODALITIES,
     META_KEY,
     MISC_MODULE,
-    UM_PER_M,
     read_nwb,
+    to_nwb_axes,
 )
 from .nwb_stream import BUFFER_CHUNKS, GZIP_LEVEL, _streamed, _TimeBlocks  # noqa: F401
 
@@ -291,8 +292,8 @@ def _add_ephys(nwbfile, ds: xr.Dataset, where: str, compression: str | None = No
     for i in range(n):
         extra = {}
         if info["pos"] is not None:
-            # NWB electrode coordinates are in micrometres; the contract's are metres.
-            extra = {c: float(info["pos"][i, k] * UM_PER_M) for k, c in enumerate("xyz")}
+            # NWB: micrometres, +x posterior, +y inferior, +z right; the contract: metres, RAS
+            extra = dict(zip("xyz", map(float, to_nwb_axes(info["pos"][i])[0]), strict=True))
         nwbfile.add_electrode(
             location=regions[i], group=groups[keys[i]], channel_name=info["name"][i],
             channel_type=info["type"][i], unit=info["unit"][i], **extra,

@@ -30,6 +30,19 @@ from .zarrstore import time_chunk
 META_KEY = "neurodag"
 #: NWB electrode coordinates are in micrometres; the contract's in metres.
 UM_PER_M = 1e6
+
+
+def to_nwb_axes(pos: np.ndarray) -> np.ndarray:
+    """Contract positions (m; MNE's head frame: +x right, +y anterior, +z up) on the NWB
+    electrodes table's axes (micrometres; +x posterior, +y inferior, +z right)."""
+    pos = np.asarray(pos, dtype=np.float64).reshape(-1, 3)
+    return np.stack([-pos[:, 1], -pos[:, 2], pos[:, 0]], axis=1) * UM_PER_M
+
+
+def from_nwb_axes(xyz: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`to_nwb_axes`: NWB electrode coordinates -> contract positions."""
+    xyz = np.asarray(xyz, dtype=np.float64).reshape(-1, 3) / UM_PER_M
+    return np.stack([xyz[:, 2], -xyz[:, 0], -xyz[:, 1]], axis=1)
 EPHYS_MODALITIES = ("eeg", "meg", "seeg", "ecog")
 #: Processing module for series and tables without a core NWB type (nwbinspector's list).
 MISC_MODULE = "misc"
@@ -280,7 +293,9 @@ def _read_ours(nwbfile, meta: dict, where: str) -> xr.Dataset:
     region = None
     if "region" in coords:
         region = _column(table, "location" if is_ephys else "region", rows)
-    pos = _positions(table, rows, scale=UM_PER_M if is_ephys else 1.0) if "x" in coords else None
+    pos = _positions(table, rows, scale=1.0) if "x" in coords else None
+    if pos is not None and is_ephys:
+        pos = from_nwb_axes(pos)
     ds = _dataset(
         _lazy(series.data, where), time, names=_strings(names),
         types=_strings(_column(table, "channel_type", rows)),
