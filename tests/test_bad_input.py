@@ -182,6 +182,13 @@ def truncated_egi(d: Path):
     return [d / "cut.raw"], {}, "cut.raw", ["truncated EGI", "77 samples"]
 
 
+def truncated_real_fif_in_its_header(d: Path):
+    # cut inside the measurement info: MNE said only "Could not find measurement info"
+    data = _real("test_bin_raw.fif").read_bytes()
+    (d / "cut_raw.fif").write_bytes(data[:200_000])
+    return [d / "cut_raw.fif"], {}, "cut_raw.fif", ["truncated FIF", "has 200000 bytes"]
+
+
 def nonmonotonic_nwb(d: Path):
     from pynwb import NWBHDF5IO, NWBFile
     from pynwb.ecephys import ElectricalSeries
@@ -207,7 +214,7 @@ CASES = [truncated_edf, lying_edf_header, zero_length, edf_named_vhdr, text_name
          truncated_fif, truncated_nii, truncated_nii_gz, nan_in_csv, inf_in_csv, nan_in_fif,
          duplicate_names_csv, duplicate_names_vhdr, vhdr_without_eeg, nonmonotonic_nwb,
          truncated_vhdr_mid_sample, truncated_vhdr_whole_samples, duplicate_names_locs,
-         truncated_egi]
+         truncated_egi, truncated_real_fif_in_its_header]
 
 
 def _check_message(msg: str, name: str, words) -> None:

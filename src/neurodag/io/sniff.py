@@ -15,6 +15,7 @@ problem:
 - BrainVision: the data or marker file named in the header is missing, or the binary
   data file is truncated (not a whole number of samples, fewer than ``DataPoints``, or
   shorter than the last marker's position);
+- FIF: a tag that runs past the end of the file (truncated);
 - EGI simple binary (``.raw``): a file shorter than its header's sample count needs.
 
 Nothing here reads samples; each check costs at most a few kB of reading.
@@ -83,6 +84,7 @@ def check_recording(path: Path) -> None:
         head = _head(path, 16)
         if not head.startswith(_FIF_MAGIC):
             raise InputError(f"{path}: not a FIF file (it holds {describe(_head(path))})")
+        check_fif_tags(path)
     elif suffix == ".fif.gz":
         head = _head(path, 2)
         if not head.startswith(b"\x1f\x8b"):
@@ -92,6 +94,42 @@ def check_recording(path: Path) -> None:
         check_brainvision(path)
     elif suffix == ".raw":
         check_egi(path)
+
+
+# ---------------------------------------------------------------------------- FIF
+
+
+def check_fif_tags(path: Path) -> None:
+    """Every tag of a FIF file must end inside the file.
+
+    A FIF file is a chain of tags, each a 16-byte header (kind, type, size, next) and
+    ``size`` bytes; ``next`` is 0 for the following tag, -1 at the end, else the position
+    of the next one (as MNE walks them). A file cut inside its measurement info makes MNE
+    say only "Could not find measurement info". Only the headers are read.
+    """
+    size = path.stat().st_size
+    pos = 0
+    with open(path, "rb") as fh:
+        while 0 <= pos < size:
+            fh.seek(pos)
+            head = fh.read(16)
+            if len(head) < 16:
+                raise InputError(f"{path}: truncated FIF file: a tag header at byte {pos} is "
+                                 f"cut short (the file has {size} bytes)")
+            n, nxt = int.from_bytes(head[8:12], "big", signed=True), \
+                int.from_bytes(head[12:16], "big", signed=True)
+            end = pos + 16 + n
+            if n < 0 or end > size:
+                raise InputError(f"{path}: truncated FIF file: a tag at byte {pos} needs {end} "
+                                 f"bytes but the file has {size} bytes")
+            if nxt == -1:
+                return
+            if nxt > 0 and nxt + 16 > size:
+                raise InputError(f"{path}: truncated FIF file: a tag at byte {pos} points to "
+                                 f"the next one at byte {nxt} but the file has {size} bytes")
+            if 0 < nxt <= pos:
+                return  # a chain that turns back: MNE's reader says what is wrong
+            pos = end if nxt == 0 else nxt
 
 
 # ---------------------------------------------------------------------------- EGI
