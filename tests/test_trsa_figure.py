@@ -248,6 +248,24 @@ def test_digits_lie_on_photograph_patches_and_the_split_is_fixed():
     np.testing.assert_array_equal(patches, nets.photo_patches(5, np.random.default_rng(0)))
 
 
+def test_translation_moves_a_batch_by_at_most_shift_pixels_with_edges_replicated():
+    torch = pytest.importorskip("torch")
+    from neurodag.report.papers import trsa_nets as nets
+
+    x = torch.arange(2 * 6 * 6, dtype=torch.float32).reshape(2, 1, 6, 6)
+    padded = np.pad(x.numpy(), ((0, 0), (0, 0), (2, 2), (2, 2)), mode="edge")
+    offsets = []
+    for _ in range(200):
+        y = nets.translate(x, 2, torch.Generator().manual_seed(len(offsets))).numpy()
+        hits = [(dy, dx) for dy in range(5) for dx in range(5)
+                if np.array_equal(y, padded[..., dy:dy + 6, dx:dx + 6])]
+        assert len(hits) == 1
+        offsets.append(hits[0])
+    assert set(offsets) == {(dy, dx) for dy in range(5) for dx in range(5)}
+    a = nets.translate(x, 2, torch.Generator().manual_seed(7))
+    assert torch.equal(a, nets.translate(x, 2, torch.Generator().manual_seed(7)))
+
+
 @pytest.mark.slow
 def test_network_rdms_are_deterministic_and_cached(tmp_path):
     pytest.importorskip("torch")

@@ -58,7 +58,8 @@ class TrainSettings:
     ``ReduceLROnPlateau``), as All-CNN-C's own schedule divides it at fixed epochs.
     Training has converged when that loss falls below ``loss_floor`` (the training set is
     fitted) or stalls again after ``lr_drops`` divisions; it stops there or after
-    ``max_epochs``.
+    ``max_epochs``. ``shift`` > 0 augments the training images by translation, as
+    All-CNN-C was trained (:func:`translate`).
     """
 
     width: float = 1.0
@@ -72,6 +73,7 @@ class TrainSettings:
     lr: float = 1e-3
     dropout: bool = False
     class_relu: bool = False
+    shift: int = 0
 
     def channels(self) -> tuple[int, int]:
         return max(1, round(96 * self.width)), max(1, round(192 * self.width))
@@ -172,6 +174,17 @@ def all_cnn_c(width: float = 1.0, *, n_classes: int = 10, dropout: bool = False,
     return net
 
 
+def translate(x, shift: int, gen):
+    """``x`` (batch, channel, h, w) moved by one random translation of up to ``shift``
+    pixels in each direction (drawn from ``gen``; edges replicated), the same for the whole
+    batch."""
+    import torch
+
+    padded = torch.nn.functional.pad(x, (int(shift),) * 4, mode="replicate")
+    dx, dy = torch.randint(0, 2 * int(shift) + 1, (2,), generator=gen).tolist()
+    return padded[..., dy:dy + x.shape[-2], dx:dx + x.shape[-1]]
+
+
 def _accuracy(net, x, y) -> float:
     import torch
 
@@ -210,8 +223,9 @@ def train_network(seed: int, data: dict, settings: TrainSettings = TrainSettings
         net.train()
         total = 0.0
         for idx in torch.randperm(xt.shape[0], generator=gen).split(settings.batch_size):
+            xb = translate(xt[idx], settings.shift, gen) if settings.shift else xt[idx]
             opt.zero_grad()
-            loss = nn.functional.cross_entropy(net(xt[idx]), yt[idx])
+            loss = nn.functional.cross_entropy(net(xb), yt[idx])
             loss.backward()
             opt.step()
             total += float(loss.detach()) * idx.numel()
