@@ -81,8 +81,9 @@ STATISTICS = ("rdm", "rank", *st.FAMILIES, "best")
 STAT_NAMES = {"rdm": "RDM", "rank": "GT(0, 1) = rank RDM", **st.FAMILY_NAMES,
               "best": "best (l, u) of the grid"}
 #: Width 0.25 (24/48 channels) and 15 epochs on the 4638 MNIST training images: 10 nets in
-#: 1056 CPU s (about 9 min on 2 quiet cores, the issue's budget is 40); the layers are
-#: identified no better by wider nets (digits at width 0.5: 0.650 against 0.660 at 0.25).
+#: 1196 CPU s (10 min on 2 quiet cores, the issue's budget is 40; the whole figure took 25
+#: min of wall time at load 4-5, 1501 CPU s, peak RSS 2.4 GB); the layers are identified no
+#: better by wider nets (digits at width 0.5: 0.650 against 0.660 at 0.25).
 WIDTH = 0.25
 MAX_EPOCHS = 15
 #: A small setting (about a minute) for tests and smoke runs.
