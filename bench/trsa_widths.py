@@ -2,12 +2,13 @@
 
 Measures CPU seconds per training batch (64 images of 32x32, Adam step) on one torch
 thread for each width factor, and projects the figure's training (10 seeds x
-``max_epochs`` epochs over the 1435 training images) onto 2 quiet cores, where the
+``max_epochs`` epochs over the image set's training images) onto 2 quiet cores, where the
 figure trains one net per core (two processes: the wall time halves). Prints the ratio of
 the projection to the issue's budget of 40 minutes: the widest width at or under 1.0 fits
 it (the figure's default width and why: ``neurodag.report.papers.trsa.WIDTH``).
 
-Run: ``.venv/bin/python bench/trsa_widths.py [--widths 0.25 0.5 0.75 1.0] [--epochs 40]``.
+Run: ``.venv/bin/python bench/trsa_widths.py [--widths 0.25 0.5 0.75 1.0] [--epochs 15]
+[--images mnist]``.
 CPU time (not wall time) is measured so that a loaded machine distorts it less.
 """
 
@@ -43,15 +44,17 @@ def batch_cpu_seconds(width: float, repeats: int = 3) -> float:
 def main() -> None:
     import torch
 
-    from neurodag.report.papers.trsa_nets import N_STIMULI, N_TEST
+    from neurodag.report.papers.trsa import MAX_EPOCHS
+    from neurodag.report.papers.trsa_nets import IMAGES, N_STIMULI, N_TEST, load_images
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--widths", type=float, nargs="+", default=[0.25, 0.5, 0.75, 1.0])
-    p.add_argument("--epochs", type=int, default=40, help="max_epochs of the figure")
+    p.add_argument("--epochs", type=int, default=MAX_EPOCHS, help="max_epochs of the figure")
+    p.add_argument("--images", choices=IMAGES, default=IMAGES[0], help="the image set")
     p.add_argument("--seeds", type=int, default=10)
     args = p.parse_args()
     torch.set_num_threads(1)
-    n_train = 1797 - N_STIMULI - N_TEST
+    n_train = load_images(args.images)[1].size - N_STIMULI - N_TEST
     batches = -(-n_train // 64)
     print(f"{'width':>6} {'channels':>9} {'cpu s/batch':>12} {'cpu s/epoch':>12} "
           f"{'2 cores, min':>13} {'/ 40 min':>9}")

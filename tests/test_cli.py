@@ -112,7 +112,7 @@ def test_fit_glmhmm_writes_every_candidate_and_selects_the_true_number_of_states
     (["homogenize", "channels", "{store}", "--set", "interpolat=true"],
      "homogenize.interpolat: unknown option; did you mean 'interpolate'?"),
     (["figure", "trsa", "--quick", "--set", "checkpint=x"],
-     "figure trsa: unknown option 'checkpint' (options: background, max_epochs"),
+     "figure trsa: unknown option 'checkpint' (options: background, images, max_epochs"),
     (["figure", "emg-denoising", "--quick", "--set", "checkpint=x"],
      "figure emg-denoising: unknown option 'checkpint'; did you mean 'checkpoint'?"),
 ])

