@@ -359,3 +359,20 @@ def test_reader_options_reach_mne_bids(tmp_path):
     np.testing.assert_allclose(scaled["signal"].values, 2 * plain["signal"].values, rtol=F32)
     with pytest.raises(ConfigError, match="did you mean 'scale'"):
         io.read(path, reader={"scael": 2.0})
+
+
+def test_a_reader_assert_without_message_says_where_it_failed(real_data, tmp_path):
+    # MNE's BrainVision reader checks the amplifier table with a bare assert: the one line
+    # names the file and the reader's line that failed, not "AssertionError: AssertionError"
+    for ext in (".vhdr", ".vmrk", ".eeg"):
+        (tmp_path / f"test{ext}").write_bytes((real_data / f"test{ext}").read_bytes())
+    lines = (tmp_path / "test.vhdr").read_text(encoding="latin-1").splitlines(keepends=True)
+    row = next(i for i, x in enumerate(lines) if x.split()[:2] == ["4", "F4"])
+    (tmp_path / "test.vhdr").write_text("".join(lines[:row] + lines[row + 1:]),
+                                        encoding="latin-1")
+    with pytest.raises(InputError) as err:
+        run_ingest([tmp_path / "test.vhdr"], tmp_path / "out")
+    msg = str(err.value)
+    assert "\n" not in msg and str(tmp_path / "test.vhdr") in msg
+    assert "brainvision.py:" in msg and "assert " in msg
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

@@ -68,6 +68,20 @@ def test_time_resolved_rdms_identify_their_window_across_recordings():
     np.testing.assert_allclose(one.values, ref, atol=1e-12)
 
 
+def test_sessions_without_a_common_label_are_named_with_their_labels():
+    from neurodag.errors import InputError
+
+    a, b = _windows_recording("01", 0), _windows_recording("02", 1)
+    a.attrs["source"], b.attrs["source"] = "runA.set", "runB.set"
+    ev = schema.get_events(b).assign(label=lambda e: "x" + e["label"])
+    b = schema.set_events(b, ev)
+    with pytest.raises(InputError) as err:
+        analysis.run([a, b])
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert "runA.set: c0, c1, c2, c3" in msg and "runB.set: xc0, xc1, xc2, xc3" in msg
+
+
 def test_all_nan_positions_give_no_quadrants_and_no_warning():
     ds = _windows_recording("01", 0)
     ds = ds.assign_coords(x=("channel", np.full(12, np.nan)), y=("channel", np.full(12, np.nan)))

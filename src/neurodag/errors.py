@@ -6,6 +6,8 @@ names the file or key and the problem. The CLI prints that line and exits with c
 any other exception is a bug and keeps its traceback.
 """
 
+import os
+
 
 class InputError(Exception):
     """A problem with user input: a file, a value, an option."""
@@ -23,10 +25,23 @@ def one_line(exc: BaseException, limit: int = 200) -> str:
     """An exception as ``Type: message`` on one line, cut to ``limit`` characters (for
     wrapping a library's error into one of ours)."""
     text = "".join(c if c.isprintable() else " " for c in str(exc))  # no binary junk
-    text = " ".join(text.split()) or type(exc).__name__
+    text = " ".join(text.split()) or _where(exc)
     if len(text) > limit:
         text = text[: limit - 3] + "..."
     return f"{type(exc).__name__}: {text}"
+
+
+def _where(exc: BaseException) -> str:
+    """For an exception without a message (a bare ``assert`` in a reader): the line that
+    raised it, ``brainvision.py:412 in _get_hdr_info: assert ...``."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
+    if not frames:
+        return "raised without a message"
+    f = frames[-1]
+    return f"raised without a message at {os.path.basename(f.filename)}:{f.lineno} in " \
+           f"{f.name}" + (f": {f.line.strip()}" if f.line else "")
 
 
 def suggest(word: str, options) -> str:

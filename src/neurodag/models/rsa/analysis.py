@@ -42,11 +42,16 @@ TIME_WINDOWS = 5
 LAYOUTS = ("auto", "region", "quadrant", "time", "all")
 
 
-def _common_labels(datasets, where) -> list[str]:
+def _common_labels(datasets) -> list[str]:
     common = [set(_patterns.event_labels(d)) for d in datasets]
     labels = [x for x in _patterns.event_labels(datasets[0]) if all(x in c for c in common)]
     if not labels:
-        raise InputError(f"trsa: no event label common to all sessions ({where})")
+        # say what each session has, so the odd one out shows
+        has = "; ".join(f"{d.attrs.get('source', f'session {i}')}: "
+                        + ", ".join(sorted(c)[:4]) + (" ..." if len(c) > 4 else "")
+                        for i, (d, c) in enumerate(zip(datasets[:4], common[:4], strict=True)))
+        more = f"; and {len(datasets) - 4} more" if len(datasets) > 4 else ""
+        raise InputError(f"trsa: no event label common to all sessions ({has}{more})")
     return labels
 
 
@@ -153,7 +158,7 @@ def run(datasets: Sequence[xr.Dataset], *, metric: str = "correlation", lower: f
     if len(modality) > 1:
         raise InputError(f"trsa: sessions mix modalities {sorted(map(str, modality))}")
     ephys = modality != {"fmri"}
-    labels = [str(x) for x in labels] if labels is not None else _common_labels(datasets, where)
+    labels = [str(x) for x in labels] if labels is not None else _common_labels(datasets)
     opts = dict(pattern_options)
     known = _patterns.epochs if ephys else _patterns.glm_betas
     check_known("trsa", opts, set(inspect.signature(known).parameters) - {"ds", "labels"})
